@@ -1,0 +1,190 @@
+"""Workflow files: one YAML document defines a whole campaign.
+
+Unknown keys are rejected with the key's dotted path, so a typo (``batchsize``) is an
+error at load time rather than a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from materials_ai.acquisition.config import AcquisitionConfig
+from materials_ai.acquisition.objective import ObjectiveConfig
+from materials_ai.compute import ComputeConfig
+from materials_ai.errors import ConfigError
+from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.tracking import TrackingConfig
+
+
+class DataConfig(BaseModel):
+    """Where the candidate pool and its replayed labels come from.
+
+    Attributes:
+        dataset: Dataset name (a card in ``datasets/``).
+        data_dir: Folder of the data files; default ``MATERIALS_AI_DATA_DIR``.
+        limit: Use only the first ``limit`` rows (quick runs, tests).
+        sample_size: Use a seeded random sample of this many rows (after ``limit``).
+        sample_seed: Seed of that sample.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    data_dir: str | None = None
+    limit: int | None = Field(None, ge=1)
+    sample_size: int | None = Field(None, ge=1)
+    sample_seed: int = 0
+
+
+class LoopConfig(BaseModel):
+    """The shape of the active-learning loop.
+
+    Attributes:
+        initial_labels: Random candidates validated before the first model (seed labels;
+            they count as oracle calls).
+        batch_size: Candidates selected per iteration (``q``).
+        iterations: Selection rounds after the seed labels.
+        max_oracle_calls: Stop when this many validations were requested (None: no cap).
+        warm_start: Continue training from the previous iteration's weights.
+        final_retrain: After the last batch returns, retrain on everything and rank.
+        ranked_list_size: Rows of the ranked candidate list.
+        top_cifs: Top-ranked candidates written as CIF files.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    initial_labels: int = Field(100, ge=2)
+    batch_size: int = Field(20, ge=1)
+    iterations: int = Field(10, ge=0)
+    max_oracle_calls: int | None = Field(None, ge=1)
+    warm_start: bool = True
+    final_retrain: bool = True
+    ranked_list_size: int = Field(200, ge=1)
+    top_cifs: int = Field(20, ge=0)
+
+
+class OracleConfig(BaseModel):
+    """Which oracle validates the batches.
+
+    Attributes:
+        kind: ``replay`` answers from the dataset's own labels.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["replay"] = "replay"
+
+
+class WorkflowConfig(BaseModel):
+    """A campaign definition.
+
+    Attributes:
+        name: Short name (used for the MLflow run and file names).
+        description: What the campaign looks for, in a sentence or two.
+        seed: Master seed; every random choice derives from it.
+        data: The pool.
+        targets: Targets the surrogate learns (names from the dataset card).
+        objective: Criteria that define a good material.
+        surrogate: The ensemble surrogate.
+        acquisition: Batch selection.
+        loop: Budget and loop shape.
+        oracle: Validation.
+        tracking: Experiment tracking.
+        compute: Execution (serial or Dask).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = 0
+    data: DataConfig
+    targets: list[str] = Field(min_length=1)
+    objective: ObjectiveConfig
+    surrogate: EnsembleConfig = EnsembleConfig()
+    acquisition: AcquisitionConfig = AcquisitionConfig()
+    loop: LoopConfig = LoopConfig()
+    oracle: OracleConfig = OracleConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    compute: ComputeConfig = ComputeConfig()
+
+    @model_validator(mode="after")
+    def _criteria_use_targets(self) -> WorkflowConfig:
+        unknown = [c.target for c in self.objective.criteria if c.target not in self.targets]
+        if unknown:
+            raise ValueError(
+                f"objective criteria use target(s) {unknown} missing from targets {self.targets}"
+            )
+        return self
+
+    def fingerprint(self) -> str:
+        """Stable hash of the settings that determine the campaign's results."""
+        payload = self.model_dump(mode="json", exclude={"tracking", "compute", "description"})
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def with_overrides(self, **changes: Any) -> WorkflowConfig:
+        """Return a copy with dotted-path overrides, e.g. ``{"loop.iterations": 3}``."""
+        data = self.model_dump(mode="json")
+        for dotted, value in changes.items():
+            node = data
+            *parents, leaf = dotted.split(".")
+            for key in parents:
+                node = node[key]
+            if leaf not in node:
+                raise ConfigError(f"cannot override unknown setting {dotted!r}")
+            node[leaf] = value
+        return WorkflowConfig.model_validate(data)
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    lines = [f"{source}: invalid workflow"]
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        if item["type"] == "extra_forbidden":
+            lines.append(f"  unknown key {where!r}")
+        elif item["type"] == "missing":
+            lines.append(f"  missing key {where!r}")
+        else:
+            lines.append(f"  {where}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def parse_workflow(data: Any, source: str = "<workflow>") -> WorkflowConfig:
+    """Validate a workflow given as a mapping.
+
+    Raises:
+        ConfigError: Naming ``source`` and each bad key (unknown keys by dotted path).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: a workflow must be a YAML mapping, got {type(data).__name__}")
+    try:
+        return WorkflowConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(_format_validation_error(error, source)) from None
+
+
+def load_workflow(path: str | Path) -> WorkflowConfig:
+    """Read and validate a workflow YAML file.
+
+    Raises:
+        ConfigError: If the file is missing, is not YAML, or has bad keys.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"workflow file {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    return parse_workflow(data, str(path))
+
+
+def dump_workflow(config: WorkflowConfig, path: str | Path) -> None:
+    """Write a workflow as YAML (the run directory keeps the exact settings it ran)."""
+    Path(path).write_text(yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))

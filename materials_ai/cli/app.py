@@ -1,0 +1,228 @@
+"""The ``materials-ai`` command.
+
+Commands only parse arguments, call library functions and print results; anything
+worth testing lives in the library. Heavy imports happen inside the commands so that
+``materials-ai --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from materials_ai.errors import MaterialsAIError
+
+app = typer.Typer(
+    name="materials-ai",
+    help="AI-driven discovery of semiconductor materials.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+campaign_app = typer.Typer(
+    help="Run, resume, inspect and export discovery campaigns.", no_args_is_help=True
+)
+datasets_app = typer.Typer(help="Inspect and verify the dataset registry.", no_args_is_help=True)
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(datasets_app, name="datasets")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _fail(error: Exception) -> None:
+    err_console.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(code=2)
+
+
+def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
+    total = f" of {summary.targets_total}" if summary.targets_total is not None else ""
+    status = "finished" if summary.done else f"paused at iteration {summary.iteration}"
+    console.print(f"\n[bold]{summary.name}[/] — {status}")
+    console.print(f"  targets found:   [bold green]{summary.targets_found}{total}[/]")
+    console.print(f"  oracle calls:    {summary.oracle_calls}")
+    if summary.ranked_csv:
+        console.print(f"  ranked list:     {summary.ranked_csv}")
+        console.print(f"                   {summary.ranked_json}")
+        console.print(f"  top-candidate CIFs: {summary.cif_dir}")
+    if summary.tracking_uri:
+        console.print(f"  MLflow store:    {summary.tracking_uri} (run {summary.tracking_run_id})")
+        if summary.tracking_uri.startswith("sqlite:///"):
+            console.print(
+                f"                   view: mlflow ui --backend-store-uri {summary.tracking_uri}"
+            )
+    console.print(f"  run directory:   {summary.run_dir}")
+
+
+@campaign_app.command("run")
+def campaign_run(
+    workflow: Annotated[Path, typer.Argument(help="Workflow YAML file.")],
+    run_dir: Annotated[Path, typer.Option("--run-dir", help="Run directory to create.")],
+    iterations: Annotated[
+        int | None, typer.Option(help="Override loop.iterations (selection rounds).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Override the workflow seed.")] = None,
+    compute: Annotated[
+        Path | None, typer.Option(help="Compute config YAML (configs/compute/*.yaml).")
+    ] = None,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the run dir).")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+) -> None:
+    """Start a campaign from a workflow file."""
+    from materials_ai.campaign.config import load_workflow
+    from materials_ai.campaign.loop import Campaign
+
+    try:
+        config = load_workflow(workflow)
+        overrides: dict[str, object] = {}
+        if iterations is not None:
+            overrides["loop.iterations"] = iterations
+        if seed is not None:
+            overrides["seed"] = seed
+        if tracking_uri is not None:
+            overrides["tracking.tracking_uri"] = tracking_uri
+        if compute is not None:
+            from materials_ai.compute import load_compute_config
+
+            overrides["compute"] = load_compute_config(compute).model_dump(mode="json")
+        if overrides:
+            config = config.with_overrides(**overrides)
+        summary = Campaign.start(config, run_dir, progress=progress).run()
+    except MaterialsAIError as error:
+        _fail(error)
+    _print_summary(summary)
+
+
+@campaign_app.command("resume")
+def campaign_resume(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    iterations: Annotated[
+        int | None, typer.Option(help="Change the number of selection rounds.")
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+) -> None:
+    """Continue a campaign where it stopped."""
+    from materials_ai.campaign.loop import Campaign
+
+    try:
+        summary = Campaign.resume(run_dir, iterations=iterations, progress=progress).run()
+    except MaterialsAIError as error:
+        _fail(error)
+    _print_summary(summary)
+
+
+@campaign_app.command("status")
+def campaign_status(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+) -> None:
+    """Show where a campaign stands, iteration by iteration."""
+    from materials_ai.campaign.inspect import campaign_status as status
+
+    try:
+        info = status(run_dir)
+    except MaterialsAIError as error:
+        _fail(error)
+    console.print(f"[bold]{info['name']}[/] in {run_dir}")
+    console.print(
+        f"  iteration {info['iteration']}, completed stages {info['completed'] or '-'}, "
+        f"{'done' if info['done'] else 'not done'}; oracle calls {info['oracle_calls']}, "
+        f"pending {info['pending']}"
+    )
+    table = Table(
+        "iteration",
+        "oracle calls",
+        "labelled",
+        "found",
+        "best desirability",
+        *[f"val MAE {t}" for t in info["targets"]],
+    )
+    for row in info["metrics"]:
+        table.add_row(
+            str(int(row["iteration"])),
+            str(int(row["oracle_calls"])),
+            str(int(row["n_labelled"])),
+            f"{int(row['targets_found'])}"
+            + (f"/{int(row['targets_total'])}" if "targets_total" in row else ""),
+            f"{row.get('best_desirability', float('nan')):.3f}",
+            *[f"{row.get(f'val_mae_{t}', float('nan')):.3g}" for t in info["targets"]],
+        )
+    console.print(table)
+
+
+@campaign_app.command("export")
+def campaign_export(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default RUN_DIR/export).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Candidates to export.")] = 50,
+) -> None:
+    """Write the latest ranked list and the top candidates' CIFs to a folder."""
+    from materials_ai.campaign.inspect import export_campaign
+
+    try:
+        paths = export_campaign(run_dir, out_dir=out, top=top)
+    except MaterialsAIError as error:
+        _fail(error)
+    for key, path in paths.items():
+        console.print(f"{key}: {path}")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """List the dataset cards."""
+    from materials_ai.data.registry import list_cards
+
+    table = Table("name", "rows", "level of theory", "targets", "file")
+    for card in list_cards():
+        table.add_row(
+            card.name, str(card.rows), card.level_of_theory, ", ".join(card.targets), card.file
+        )
+    console.print(table)
+
+
+@datasets_app.command("verify")
+def datasets_verify(
+    names: Annotated[list[str] | None, typer.Argument(help="Datasets (default: all).")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data folder.")] = None,
+) -> None:
+    """Check that each dataset file exists and matches its card's sha256."""
+    from materials_ai.data.registry import get_card, list_cards, verify_checksum
+
+    cards = [get_card(n) for n in names] if names else list_cards()
+    failed = False
+    for card in cards:
+        try:
+            path = verify_checksum(card, data_dir)
+            console.print(f"[green]ok[/]      {card.name}: {path}")
+        except MaterialsAIError as error:
+            failed = True
+            console.print(f"[red]failed[/]  {card.name}: {error}")
+    if failed:
+        raise typer.Exit(code=1)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except MaterialsAIError as error:  # pragma: no cover - commands catch their own
+        err_console.print(f"[bold red]error:[/] {error}")
+        sys.exit(2)

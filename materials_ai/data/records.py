@@ -1,0 +1,203 @@
+"""Typed records that flow through the loop.
+
+* :class:`Candidate` is what the campaign may see of a material before it is measured:
+  an id and a structure, never a label.
+* :class:`Observation` is what an oracle returns: measured values with their fidelity
+  and provenance.
+* :class:`MaterialRecord` is one labelled row of a dataset (used for training and by the
+  replay oracle, which hides its labels until they are asked for).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+
+@dataclass(frozen=True, slots=True)
+class TargetSpec:
+    """A learnable property of a material.
+
+    Attributes:
+        name: Name used throughout the platform (e.g. ``band_gap``).
+        column: Column of the source table that holds it.
+        unit: Unit of the values (e.g. ``eV``, ``eV/atom``).
+        description: One line on what it is and at which level of theory.
+    """
+
+    name: str
+    column: str
+    unit: str
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A material the campaign may propose, without any label.
+
+    Attributes:
+        id: Stable identifier (e.g. ``mp-1234`` or ``perov_17``).
+        structure: The crystal structure.
+        source: Where the candidate came from (dataset name or generator name).
+    """
+
+    id: str
+    structure: Structure
+    source: str = ""
+
+    @property
+    def formula(self) -> str:
+        """Reduced formula of the structure (e.g. ``SrSnO3``)."""
+        return str(self.structure.composition.reduced_formula)
+
+
+@dataclass(frozen=True, slots=True)
+class MaterialRecord:
+    """One labelled row of a dataset.
+
+    Attributes:
+        id: Stable identifier taken from the dataset's id column.
+        structure: The crystal structure parsed from the table.
+        targets: Target name -> value, in the unit of the dataset card's target.
+        row: 0-based row index in the source file (for error messages).
+    """
+
+    id: str
+    structure: Structure
+    targets: Mapping[str, float]
+    row: int = -1
+
+    @property
+    def formula(self) -> str:
+        """Reduced formula of the structure."""
+        return str(self.structure.composition.reduced_formula)
+
+    def as_candidate(self, source: str = "") -> Candidate:
+        """Return the unlabelled view of this record."""
+        return Candidate(id=self.id, structure=self.structure, source=source)
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedRow:
+    """A row a loader could not use, and why.
+
+    Attributes:
+        row: 0-based row index in the source file.
+        id: Identifier of the row, if it could be read.
+        field: The column that made the row unusable.
+        reason: Human-readable cause.
+    """
+
+    row: int
+    id: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row} (id {self.id!r}), field {self.field!r}: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """A measured (or looked-up, or computed) result for one candidate.
+
+    Attributes:
+        candidate_id: Id of the candidate that was validated.
+        values: Target name -> value in the target's unit. Empty when ``ok`` is false.
+        fidelity: Which kind of oracle produced it (``replay``, ``ml_potential``,
+            ``dft``, ``experiment``).
+        provenance: Code, version and settings that produced the values.
+        ok: False when the validation failed (then ``reason`` says why).
+        reason: Cause of a failure; empty on success.
+    """
+
+    candidate_id: str
+    values: Mapping[str, float]
+    fidelity: str = "replay"
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    ok: bool = True
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable dict."""
+        return {
+            "candidate_id": self.candidate_id,
+            "values": {k: float(v) for k, v in self.values.items()},
+            "fidelity": self.fidelity,
+            "provenance": dict(self.provenance),
+            "ok": self.ok,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Observation:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            candidate_id=str(data["candidate_id"]),
+            values={k: float(v) for k, v in data.get("values", {}).items()},
+            fidelity=str(data.get("fidelity", "replay")),
+            provenance=dict(data.get("provenance", {})),
+            ok=bool(data.get("ok", True)),
+            reason=str(data.get("reason", "")),
+        )
+
+
+@dataclass(slots=True)
+class MaterialsDataset:
+    """Labelled records of one dataset, with the rows that could not be used.
+
+    Attributes:
+        name: Dataset name (as on its card).
+        targets: The target specs the records carry, in order.
+        records: Usable rows.
+        skipped: Rows dropped with their reason (unparsable structure, missing label).
+    """
+
+    name: str
+    targets: tuple[TargetSpec, ...]
+    records: list[MaterialRecord]
+    skipped: list[SkippedRow] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @property
+    def target_names(self) -> tuple[str, ...]:
+        """Names of the targets, in column order of :meth:`target_matrix`."""
+        return tuple(t.name for t in self.targets)
+
+    @property
+    def ids(self) -> list[str]:
+        """Ids of the usable records, in order."""
+        return [r.id for r in self.records]
+
+    def target_matrix(self, names: Sequence[str] | None = None) -> np.ndarray:
+        """Return the labels as an ``n x t`` float64 array (``t`` = number of targets)."""
+        names = tuple(names) if names is not None else self.target_names
+        return np.array(
+            [[r.targets[name] for name in names] for r in self.records], dtype=np.float64
+        ).reshape(len(self.records), len(names))
+
+    def subset(self, indices: Sequence[int]) -> MaterialsDataset:
+        """Return a dataset holding ``records[i]`` for ``i`` in ``indices`` (no copies)."""
+        return MaterialsDataset(
+            name=self.name,
+            targets=self.targets,
+            records=[self.records[i] for i in indices],
+            skipped=list(self.skipped),
+        )
+
+
+def is_finite_number(value: Any) -> bool:
+    """Return True if ``value`` converts to a finite float."""
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,48 @@
+"""One exception hierarchy for the whole platform.
+
+Every error the platform raises on purpose derives from :class:`MaterialsAIError`, so a
+caller (the CLI, a notebook, a workflow engine) can catch the platform's errors with one
+``except`` clause and let programming errors propagate.
+"""
+
+from __future__ import annotations
+
+
+class MaterialsAIError(Exception):
+    """Base class of every error raised on purpose by materials-ai."""
+
+
+class ConfigError(MaterialsAIError):
+    """A configuration file or object is invalid (unknown key, wrong type, bad value)."""
+
+
+class DataError(MaterialsAIError):
+    """A dataset or data file cannot be used as asked."""
+
+
+class DatasetNotFoundError(DataError):
+    """A dataset's data file is missing from the data directory, or no card names it."""
+
+
+class ChecksumMismatchError(DataError):
+    """A data file's sha256 differs from the one recorded on its dataset card."""
+
+
+class GraphConstructionError(MaterialsAIError):
+    """A structure cannot be turned into a crystal graph (e.g. an isolated atom)."""
+
+
+class SurrogateError(MaterialsAIError):
+    """A surrogate cannot be trained, loaded or used as asked."""
+
+
+class AcquisitionError(MaterialsAIError):
+    """A batch cannot be selected (e.g. an empty pool, an unknown strategy)."""
+
+
+class OracleError(MaterialsAIError):
+    """An oracle cannot accept or answer a request."""
+
+
+class CampaignError(MaterialsAIError):
+    """A campaign run directory or its state cannot be used as asked."""

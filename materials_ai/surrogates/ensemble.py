@@ -1,0 +1,275 @@
+"""Deep ensembles of graph networks: the platform's default surrogate."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from materials_ai import __version__
+from materials_ai.errors import SurrogateError
+from materials_ai.graphs.builder import build_graphs
+from materials_ai.graphs.packed import PackedGraphs
+from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.surrogates.prediction import Prediction
+from materials_ai.surrogates.training import (
+    MemberReport,
+    StateDict,
+    build_model,
+    predict_standardised,
+    train_member,
+)
+
+if TYPE_CHECKING:
+    from materials_ai.compute import Executor
+    from materials_ai.data.records import Candidate, MaterialsDataset
+
+logger = logging.getLogger(__name__)
+
+#: Version of the on-disk format written by :meth:`GraphEnsembleSurrogate.save`.
+FORMAT_VERSION = 1
+CONFIG_FILE = "surrogate.json"
+WEIGHTS_FILE = "weights.pt"
+
+
+@dataclass
+class FitReport:
+    """Summary of an ensemble fit.
+
+    Attributes:
+        n_train: Labelled structures used.
+        val_mae: Target -> validation MAE averaged over members (target units).
+        members: One report per member.
+        seconds: Wall time of the whole fit.
+        warm_start: Whether members continued from earlier weights.
+    """
+
+    n_train: int
+    val_mae: dict[str, float]
+    members: list[MemberReport] = field(default_factory=list)
+    seconds: float = 0.0
+    warm_start: bool = False
+
+
+def _train_member_task(args: dict[str, Any]) -> tuple[StateDict, MemberReport]:
+    """Picklable entry point for training one member on an executor."""
+    return train_member(**args)
+
+
+class GraphEnsembleSurrogate:
+    """`s` graph networks trained from different seeds; spread = epistemic uncertainty.
+
+    Deep ensembles (Lakshminarayanan et al., NeurIPS 2017) give a predictive mean and a
+    spread, and their members are natural posterior samples for Monte-Carlo acquisition
+    functions and Thompson sampling.
+
+    Args:
+        config: Ensemble, architecture, graph and training settings.
+        target_names: Names of the `t` targets, in output order.
+        target_units: Unit of each target (for reports and model cards).
+    """
+
+    def __init__(
+        self,
+        config: EnsembleConfig,
+        target_names: Sequence[str],
+        target_units: Sequence[str] | None = None,
+    ) -> None:
+        if not target_names:
+            raise SurrogateError("a surrogate needs at least one target")
+        self.config = config
+        self.target_names = tuple(target_names)
+        self.target_units = tuple(target_units) if target_units else ("",) * len(target_names)
+        self._states: list[StateDict] = []
+        self._models: list[torch.nn.Module] | None = None
+        self.last_fit: FitReport | None = None
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the members have weights."""
+        return bool(self._states)
+
+    # -- training ---------------------------------------------------------------------
+
+    def fit_graphs(
+        self,
+        graphs: PackedGraphs,
+        y: np.ndarray,
+        *,
+        warm_start: bool = False,
+        executor: Executor | None = None,
+        seed_offset: int = 0,
+    ) -> FitReport:
+        """Train every member on precomputed graphs.
+
+        Args:
+            graphs: `n` training graphs.
+            y: `n x t` labels (target units); NaN = missing, masked out of the loss.
+            warm_start: Continue from the current weights (if any) instead of a fresh
+                initialisation; uses ``training.warm_start_epochs``.
+            executor: Trains members in parallel when given.
+            seed_offset: Added to every member seed (e.g. the campaign iteration), so
+                that successive fits draw different splits while staying reproducible.
+
+        Returns:
+            The fit report (also kept as :attr:`last_fit`).
+        """
+        start = time.perf_counter()
+        use_warm = warm_start and self.is_fitted
+        tasks = [
+            {
+                "graphs": graphs,
+                "y": np.asarray(y, dtype=np.float64),
+                "model_config": self.config.model,
+                "graph_config": self.config.graph,
+                "training": self.config.training,
+                "target_names": self.target_names,
+                "seed": self.config.seed + 1000 * seed_offset + i,
+                "init_state": self._states[i] if use_warm else None,
+            }
+            for i in range(self.config.n_members)
+        ]
+        if executor is None:
+            results = [_train_member_task(t) for t in tasks]
+        else:
+            results = executor.map(_train_member_task, tasks, desc="training ensemble")
+        self._states = [state for state, _ in results]
+        self._models = None
+        reports = [report for _, report in results]
+        val_mae = {
+            name: float(np.nanmean([r.val_mae.get(name, np.nan) for r in reports]))
+            if any(r.val_mae for r in reports)
+            else float("nan")
+            for name in self.target_names
+        }
+        self.last_fit = FitReport(
+            n_train=len(graphs),
+            val_mae=val_mae,
+            members=reports,
+            seconds=time.perf_counter() - start,
+            warm_start=use_warm,
+        )
+        return self.last_fit
+
+    def fit(self, dataset: MaterialsDataset, *, executor: Executor | None = None) -> FitReport:
+        """Build graphs for a labelled dataset and train on its targets."""
+        missing = [t for t in self.target_names if t not in dataset.target_names]
+        if missing:
+            raise SurrogateError(
+                f"dataset {dataset.name!r} lacks target(s) {missing}; "
+                f"it has {list(dataset.target_names)}"
+            )
+        graphs = build_graphs(
+            [r.structure for r in dataset.records],
+            dataset.ids,
+            self.config.graph,
+            executor=executor,
+        )
+        return self.fit_graphs(graphs, dataset.target_matrix(self.target_names), executor=executor)
+
+    # -- inference --------------------------------------------------------------------
+
+    def _member_models(self) -> list[torch.nn.Module]:
+        if not self._states:
+            raise SurrogateError("the surrogate is not fitted; call fit() or load() first")
+        if self._models is None:
+            models = []
+            for state in self._states:
+                model = build_model(self.config.model, self.config.graph, len(self.target_names))
+                model.load_state_dict(state)
+                model.eval()
+                models.append(model)
+            self._models = models
+        return self._models
+
+    def predict_graphs(self, graphs: PackedGraphs, batch_size: int = 256) -> Prediction:
+        """Predict `n` graphs with every member.
+
+        Returns:
+            Mean and std over members (`n x t`) and the members' predictions as samples
+            (`s x n x t`), in target units.
+        """
+        models = self._member_models()
+        indices = np.arange(len(graphs))
+        samples = np.empty((len(models), len(graphs), len(self.target_names)), np.float64)
+        for k, model in enumerate(models):
+            pred = predict_standardised(model, graphs, indices, batch_size=batch_size)
+            samples[k] = (pred * model.y_std + model.y_mean).numpy()
+        return Prediction.from_samples(samples, self.target_names)
+
+    def predict(self, candidates: Sequence[Candidate]) -> Prediction:
+        """Build graphs for ``candidates`` and predict them."""
+        graphs = build_graphs(
+            [c.structure for c in candidates], [c.id for c in candidates], self.config.graph
+        )
+        return self.predict_graphs(graphs)
+
+    # -- persistence ------------------------------------------------------------------
+
+    def save(self, path: str | Path) -> None:
+        """Write ``surrogate.json`` (config, targets, version) and ``weights.pt``.
+
+        The weights file holds only tensors, so :meth:`load` reads it with
+        ``torch.load(weights_only=True)``.
+        """
+        if not self._states:
+            raise SurrogateError("cannot save an unfitted surrogate")
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "class": type(self).__name__,
+            "materials_ai_version": __version__,
+            "target_names": list(self.target_names),
+            "target_units": list(self.target_units),
+            "config": self.config.model_dump(mode="json"),
+            "fit": None
+            if self.last_fit is None
+            else {
+                "n_train": self.last_fit.n_train,
+                "val_mae": self.last_fit.val_mae,
+                "seconds": self.last_fit.seconds,
+            },
+        }
+        weights = {f"member{i}.{k}": v for i, s in enumerate(self._states) for k, v in s.items()}
+        tmp = path / (WEIGHTS_FILE + ".tmp")
+        torch.save(weights, tmp)
+        os.replace(tmp, path / WEIGHTS_FILE)
+        tmp_meta = path / (CONFIG_FILE + ".tmp")
+        tmp_meta.write_text(json.dumps(meta, indent=2, default=float))
+        os.replace(tmp_meta, path / CONFIG_FILE)
+
+    @classmethod
+    def load(cls, path: str | Path) -> GraphEnsembleSurrogate:
+        """Read a surrogate written by :meth:`save`."""
+        path = Path(path)
+        meta_path = path / CONFIG_FILE
+        if not meta_path.exists():
+            raise SurrogateError(f"{meta_path} not found: not a saved surrogate folder")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise SurrogateError(
+                f"{meta_path}: format version {meta.get('format_version')} is not {FORMAT_VERSION}"
+            )
+        surrogate = cls(
+            EnsembleConfig.model_validate(meta["config"]),
+            meta["target_names"],
+            meta.get("target_units"),
+        )
+        weights: Mapping[str, torch.Tensor] = torch.load(
+            path / WEIGHTS_FILE, map_location="cpu", weights_only=True
+        )
+        states: list[StateDict] = [{} for _ in range(surrogate.config.n_members)]
+        for key, value in weights.items():
+            member, _, name = key.partition(".")
+            states[int(member.removeprefix("member"))][name] = value
+        surrogate._states = states
+        return surrogate

@@ -1,0 +1,64 @@
+"""The result of a surrogate's prediction: mean, spread and member samples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Prediction:
+    """Predictions for `n` candidates and `t` targets.
+
+    Attributes:
+        mean: `n x t`, in each target's unit.
+        std: `n x t`, same units (predictive standard deviation).
+        samples: `s x n x t` ensemble members' predictions (or posterior draws), or None.
+        target_names: `t` names, the column order of the arrays.
+    """
+
+    mean: np.ndarray
+    std: np.ndarray
+    samples: np.ndarray | None
+    target_names: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.mean.ndim != 2 or self.mean.shape != self.std.shape:
+            raise ValueError(
+                f"mean and std must both be n x t; got {self.mean.shape} and {self.std.shape}"
+            )
+        if self.mean.shape[1] != len(self.target_names):
+            raise ValueError(
+                f"{self.mean.shape[1]} target columns but {len(self.target_names)} names"
+            )
+        if self.samples is not None and self.samples.shape[1:] != self.mean.shape:
+            raise ValueError(
+                f"samples must be s x n x t with n x t = {self.mean.shape}; "
+                f"got {self.samples.shape}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.mean.shape[0])
+
+    def column(self, target: str) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(mean, std)`` of one target, each `n`."""
+        j = self.target_names.index(target)
+        return self.mean[:, j], self.std[:, j]
+
+    def select(self, indices: np.ndarray) -> Prediction:
+        """Return the predictions of candidates ``indices`` (in that order)."""
+        return Prediction(
+            mean=self.mean[indices],
+            std=self.std[indices],
+            samples=None if self.samples is None else self.samples[:, indices],
+            target_names=self.target_names,
+        )
+
+    @classmethod
+    def from_samples(cls, samples: np.ndarray, target_names: tuple[str, ...]) -> Prediction:
+        """Build a prediction from `s x n x t` member predictions (std with ddof=1)."""
+        mean = samples.mean(axis=0)
+        ddof = 1 if samples.shape[0] > 1 else 0
+        std = samples.std(axis=0, ddof=ddof)
+        return cls(mean=mean, std=std, samples=samples, target_names=target_names)

@@ -1,0 +1,214 @@
+"""Training of one graph network: mini-batches, early stopping, LR schedule, seeded."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from materials_ai.errors import SurrogateError
+from materials_ai.graphs.config import GraphConfig
+from materials_ai.graphs.packed import PackedGraphs
+from materials_ai.surrogates.cgcnn import CGCNN
+from materials_ai.surrogates.config import CGCNNConfig, TrainingConfig
+
+logger = logging.getLogger(__name__)
+
+StateDict = dict[str, torch.Tensor]
+
+
+@dataclass
+class MemberReport:
+    """What one member's training did.
+
+    Attributes:
+        seed: Seed of the member.
+        epochs: Epochs run.
+        best_epoch: Epoch whose weights were kept.
+        n_train: Training examples.
+        n_val: Validation examples (0: no early stopping).
+        val_mae: Target name -> MAE on the member's validation split (target units);
+            empty when ``n_val`` is 0.
+        history: ``train_loss`` and ``val_loss`` per epoch (standardised units).
+        seconds: Wall time.
+    """
+
+    seed: int
+    epochs: int
+    best_epoch: int
+    n_train: int
+    n_val: int
+    val_mae: dict[str, float]
+    history: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def build_model(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
+    """Create an untrained member network."""
+    return CGCNN(model_config, n_targets=n_targets, cutoff_angstrom=graph_config.cutoff_angstrom)
+
+
+def split_indices(n: int, config: TrainingConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split ``range(n)`` into shuffled train and validation indices.
+
+    No validation split is made when it would hold fewer than ``config.min_val_size``.
+    """
+    rng = np.random.default_rng(seed)
+    perm = rng.permutation(n)
+    n_val = round(n * config.val_fraction)
+    if n_val < config.min_val_size or n - n_val < 2:
+        return perm, perm[:0]
+    return perm[n_val:], perm[:n_val]
+
+
+def _masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+    mask = torch.isfinite(target)
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    diff = pred[mask] - target[mask]
+    if kind == "mse":
+        return (diff**2).mean()
+    if kind == "l1":
+        return diff.abs().mean()
+    return nn.functional.huber_loss(diff, torch.zeros_like(diff), delta=1.0)
+
+
+def _batches(indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    n_batches = max(1, int(np.ceil(len(indices) / batch_size)))
+    return [b for b in np.array_split(indices, n_batches) if len(b)]
+
+
+@torch.no_grad()
+def predict_standardised(
+    model: CGCNN, graphs: PackedGraphs, indices: np.ndarray, batch_size: int = 256
+) -> torch.Tensor:
+    """Predict graphs ``indices`` in standardised units, `n x t`."""
+    model.eval()
+    outs = [model(graphs.to_batch(b)) for b in _batches(indices, batch_size)]
+    return torch.cat(outs) if outs else torch.zeros(0, model.y_mean.numel())
+
+
+def train_member(
+    graphs: PackedGraphs,
+    y: np.ndarray,
+    *,
+    model_config: CGCNNConfig,
+    graph_config: GraphConfig,
+    training: TrainingConfig,
+    target_names: tuple[str, ...],
+    seed: int,
+    init_state: Mapping[str, torch.Tensor] | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> tuple[StateDict, MemberReport]:
+    """Train one ensemble member.
+
+    Args:
+        graphs: `n` training graphs.
+        y: `n x t` labels in target units; NaN marks a missing label (masked in the loss).
+        model_config: Architecture.
+        graph_config: Graph settings (the distance expansion uses its cutoff).
+        training: Optimiser, batching and early-stopping settings.
+        target_names: `t` names (for the report).
+        seed: Seeds initialisation, split and shuffling.
+        init_state: Weights to start from (warm start); the target standardisation of a
+            warm start is recomputed from ``y``.
+        on_epoch: Called as ``on_epoch(epoch, train_loss, val_loss)``.
+
+    Returns:
+        The best weights (by validation loss, or the last ones without a split) and a
+        report.
+    """
+    start = time.perf_counter()
+    y = np.asarray(y, dtype=np.float64)
+    if y.ndim != 2 or y.shape[0] != len(graphs) or y.shape[1] != len(target_names):
+        raise SurrogateError(f"labels must be {len(graphs)} x {len(target_names)}; got {y.shape}")
+    if len(graphs) < 2:
+        raise SurrogateError(f"need at least 2 labelled structures to train; got {len(graphs)}")
+    finite_per_target = np.isfinite(y).sum(axis=0)
+    if (finite_per_target == 0).any():
+        missing = [t for t, c in zip(target_names, finite_per_target, strict=True) if c == 0]
+        raise SurrogateError(f"no finite label for target(s) {missing}")
+
+    torch.manual_seed(seed)
+    model = build_model(model_config, graph_config, len(target_names))
+    if init_state is not None:
+        model.load_state_dict(dict(init_state))
+    y_mean = np.nanmean(y, axis=0)
+    y_std = np.nanstd(y, axis=0)
+    y_std = np.where(y_std > 1e-8, y_std, 1.0)
+    model.y_mean.copy_(torch.as_tensor(y_mean, dtype=torch.float32))
+    model.y_std.copy_(torch.as_tensor(y_std, dtype=torch.float32))
+    y_std_t = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
+
+    train_idx, val_idx = split_indices(len(graphs), training, seed)
+    max_epochs = training.warm_start_epochs if init_state is not None else training.max_epochs
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=0.5, patience=training.lr_patience
+    )
+    generator = np.random.default_rng(seed + 1_000_003)
+    best_state: StateDict = copy.deepcopy(model.state_dict())
+    best_val = float("inf")
+    best_epoch = 0
+    history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
+    epoch = 0
+    for epoch in range(1, max_epochs + 1):
+        model.train()
+        total, count = 0.0, 0
+        for batch_idx in _batches(generator.permutation(train_idx), training.batch_size):
+            if len(batch_idx) < 2:
+                continue
+            optimizer.zero_grad(set_to_none=True)
+            pred = model(graphs.to_batch(batch_idx))
+            loss = _masked_loss(pred, y_std_t[batch_idx], training.loss)
+            loss.backward()
+            optimizer.step()
+            total += float(loss.detach()) * len(batch_idx)
+            count += len(batch_idx)
+        train_loss = total / max(count, 1)
+        if len(val_idx):
+            pred_val = predict_standardised(model, graphs, val_idx)
+            val_loss = float(_masked_loss(pred_val, y_std_t[val_idx], "l1"))
+        else:
+            val_loss = train_loss
+        history["train_loss"].append(train_loss)
+        history["val_loss"].append(val_loss)
+        scheduler.step(val_loss)
+        if on_epoch is not None:
+            on_epoch(epoch, train_loss, val_loss)
+        if val_loss < best_val - 1e-6:
+            best_val, best_epoch = val_loss, epoch
+            best_state = copy.deepcopy(model.state_dict())
+        elif len(val_idx) and epoch - best_epoch >= training.patience:
+            break
+    if not len(val_idx):
+        best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch
+
+    val_mae: dict[str, float] = {}
+    if len(val_idx):
+        model.load_state_dict(best_state)
+        pred = predict_standardised(model, graphs, val_idx).numpy() * y_std + y_mean
+        err = np.abs(pred - y[val_idx])
+        for j, name in enumerate(target_names):
+            col = err[:, j][np.isfinite(err[:, j])]
+            val_mae[name] = float(col.mean()) if col.size else float("nan")
+    report = MemberReport(
+        seed=seed,
+        epochs=epoch,
+        best_epoch=best_epoch,
+        n_train=len(train_idx),
+        n_val=len(val_idx),
+        val_mae=val_mae,
+        history=history,
+        seconds=time.perf_counter() - start,
+    )
+    logger.debug("member seed %d: %d epochs, best %d, val MAE %s", seed, epoch, best_epoch, val_mae)
+    return best_state, report

@@ -1,0 +1,344 @@
+"""Tests of :mod:`materials_ai.compute`: serial and Dask executors, configs, job scripts."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from materials_ai.compute import (
+    COMPUTE_CONFIG_DIR,
+    ComputeConfig,
+    DaskExecutor,
+    Executor,
+    SerialExecutor,
+    load_compute_config,
+    make_executor,
+    make_jobqueue_cluster,
+)
+from materials_ai.errors import ConfigError, MaterialsAIError
+
+
+class TaskFailedError(RuntimeError):
+    """A custom exception type, to check that Dask re-raises it unchanged."""
+
+
+def square_minus_index(x: int) -> int:
+    return x * x - 3 * x
+
+
+def fail_on_seven(x: int) -> int:
+    if x == 7:
+        raise TaskFailedError(f"bad item {x}")
+    return x
+
+
+def scaled_sum(item: tuple[list[float], int]) -> float:
+    table, i = item
+    return sum(table) * i
+
+
+ITEMS = [5, 3, 9, 0, 1, 8, 2, 7, 4, 6, 11, 10]
+
+
+@pytest.fixture(scope="module")
+def dask_executor() -> Iterator[DaskExecutor]:
+    """A real LocalCluster: 2 worker processes × 1 thread, on 127.0.0.1; closed at the end."""
+    config = ComputeConfig(
+        kind="local", n_workers=2, threads_per_worker=1, processes=True, memory_limit=None
+    )
+    executor = make_executor(config, progress=False)
+    assert isinstance(executor, DaskExecutor)
+    try:
+        yield executor
+    finally:
+        executor.close()
+    assert executor.client.status == "closed"
+    assert executor.cluster is not None and executor.cluster.status.name == "closed"
+
+
+# ---------------------------------------------------------------------------------- serial
+
+
+def test_serial_map_keeps_input_order() -> None:
+    with SerialExecutor(progress=False) as executor:
+        assert isinstance(executor, Executor)
+        assert executor.map(square_minus_index, ITEMS) == [x * x - 3 * x for x in ITEMS]
+        assert executor.map(square_minus_index, []) == []
+
+
+def test_serial_map_with_progress_bar_and_scatter_identity() -> None:
+    table = [1.0, 2.0]
+    executor = make_executor(None, progress=True)
+    assert isinstance(executor, SerialExecutor)
+    ref = executor.scatter(table)
+    assert ref is table
+    assert executor.map(scaled_sum, [(ref, i) for i in range(4)], desc="sum") == [
+        0.0,
+        3.0,
+        6.0,
+        9.0,
+    ]
+
+
+def test_serial_exception_propagates() -> None:
+    with pytest.raises(TaskFailedError, match="bad item 7"):
+        SerialExecutor(progress=False).map(fail_on_seven, ITEMS)
+
+
+# ------------------------------------------------------------------------------------ dask
+
+
+def test_local_cluster_is_bound_to_loopback(dask_executor: DaskExecutor) -> None:
+    client = dask_executor.client
+    assert client.scheduler_info()["address"].startswith("tcp://127.0.0.1:")
+    workers = client.scheduler_info()["workers"]
+    assert len(workers) == 2
+    assert all(address.startswith("tcp://127.0.0.1:") for address in workers)
+    assert all(info["nthreads"] == 1 for info in workers.values())
+    assert dask_executor.dashboard_link is not None
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", dask_executor.dashboard_link)
+
+
+def test_dask_map_equals_serial_map(dask_executor: DaskExecutor) -> None:
+    expected = SerialExecutor(progress=False).map(square_minus_index, ITEMS)
+    assert dask_executor.map(square_minus_index, ITEMS, desc="squares") == expected
+    assert dask_executor.map(square_minus_index, []) == []
+    # Equal items are computed once each (pure=False) and keep their positions.
+    assert dask_executor.map(square_minus_index, [4, 4, 1, 4]) == [4, 4, -2, 4]
+
+
+def test_dask_map_with_progress_bar(dask_executor: DaskExecutor) -> None:
+    dask_executor.progress = True
+    try:
+        assert dask_executor.map(math.sqrt, [16.0, 4.0, 9.0], desc="sqrt") == [4.0, 2.0, 3.0]
+    finally:
+        dask_executor.progress = False
+
+
+def test_dask_task_exception_propagates_unchanged(dask_executor: DaskExecutor) -> None:
+    with pytest.raises(TaskFailedError, match="bad item 7"):
+        dask_executor.map(fail_on_seven, ITEMS)
+    # The executor is still usable afterwards.
+    assert dask_executor.map(fail_on_seven, [1, 2]) == [1, 2]
+
+
+def test_dask_scatter_reference_inside_items(dask_executor: DaskExecutor) -> None:
+    table = [0.5, 1.5, 2.0]  # a list: must arrive whole, not element by element
+    ref = dask_executor.scatter(table)
+    assert dask_executor.map(scaled_sum, [(ref, i) for i in range(5)]) == [
+        0.0,
+        4.0,
+        8.0,
+        12.0,
+        16.0,
+    ]
+
+
+def test_remote_executor_connects_without_owning_the_cluster(
+    dask_executor: DaskExecutor,
+) -> None:
+    assert dask_executor.cluster is not None
+    address = dask_executor.cluster.scheduler_address
+    with make_executor(ComputeConfig(kind="remote", scheduler_address=address)) as remote:
+        assert isinstance(remote, DaskExecutor)
+        assert remote.cluster is None
+        assert remote.map(square_minus_index, ITEMS[:4]) == [10, 0, 54, 0]
+    # Disconnecting left the shared cluster running.
+    assert dask_executor.map(square_minus_index, [2]) == [-2]
+
+
+def test_remote_executor_unreachable_scheduler_is_a_clear_error() -> None:
+    config = ComputeConfig(
+        kind="remote", scheduler_address="tcp://127.0.0.1:9", connect_timeout_s=1
+    )
+    with pytest.raises(MaterialsAIError, match=r"Cannot reach the Dask scheduler"):
+        make_executor(config)
+
+
+def test_threaded_local_cluster_without_dashboard() -> None:
+    config = ComputeConfig(
+        kind="local", n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    )
+    with make_executor(config, progress=False) as executor:
+        assert isinstance(executor, DaskExecutor)
+        assert executor.dashboard_link is None
+        assert executor.map(square_minus_index, [1, 2, 3]) == [-2, -2, 0]
+
+
+def test_scatter_on_adaptive_cluster_with_no_worker_yet(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As on SLURM with minimum_jobs=0: no worker exists until work arrives."""
+    from distributed import Client, LocalCluster
+
+    caplog.set_level(logging.DEBUG, logger="materials_ai.compute")
+    cluster = LocalCluster(n_workers=0, processes=False, dashboard_address=None)
+    cluster.adapt(minimum=0, maximum=1, interval="50ms")
+    with DaskExecutor(Client(cluster, set_as_default=False), cluster=cluster) as executor:
+        ref = executor.scatter([1.0, 1.0])
+        assert executor.map(scaled_sum, [(ref, i) for i in range(3)]) == [0.0, 2.0, 4.0]
+    assert cluster.status.name == "closed"
+    assert "travels as a task" in caplog.text
+
+
+@pytest.mark.skipif(shutil.which("sbatch") is not None, reason="sbatch is installed here")
+def test_slurm_executor_needs_sbatch() -> None:
+    config = load_compute_config(COMPUTE_CONFIG_DIR / "slurm.yaml")
+    with pytest.raises(MaterialsAIError, match=r"'sbatch' on PATH"):
+        make_executor(config)
+
+
+# --------------------------------------------------------------------------------- configs
+
+
+@pytest.mark.parametrize("name", ["serial", "local", "remote", "slurm", "pbs"])
+def test_shipped_configs_load(name: str) -> None:
+    config = load_compute_config(COMPUTE_CONFIG_DIR / f"{name}.yaml")
+    assert config.kind == name
+
+
+def test_shipped_local_config_is_two_single_thread_processes() -> None:
+    config = load_compute_config(COMPUTE_CONFIG_DIR / "local.yaml")
+    assert (config.n_workers, config.threads_per_worker, config.processes) == (2, 1, True)
+
+
+def test_unknown_key_is_a_config_error_naming_file_and_key(tmp_path: Path) -> None:
+    path = tmp_path / "compute.yaml"
+    path.write_text("kind: local\nn_wokers: 4\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_compute_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "'n_wokers'" in message
+    assert "did you mean 'n_workers'" in message
+
+
+def test_unknown_nested_key_is_named_with_its_path(tmp_path: Path) -> None:
+    path = tmp_path / "slurm.yaml"
+    path.write_text("kind: slurm\njobqueue:\n  cores: 4\n  walltim: '01:00:00'\n")
+    with pytest.raises(ConfigError, match=r"unknown key 'jobqueue\.walltim'"):
+        load_compute_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern"),
+    [
+        ("kind: cloud\n", r"'kind'"),
+        ("kind: remote\n", r"scheduler_address"),
+        ("- local\n", r"must be a mapping"),
+        ("kind: [local\n", r"not valid YAML"),
+        (
+            "kind: slurm\njobqueue:\n  walltime: '00:30:00'\n",
+            r"--lifetime.*shorter than walltime",
+        ),
+        (
+            "kind: pbs\njobqueue:\n  adaptive: {minimum_jobs: 5, maximum_jobs: 2}\n",
+            r"minimum_jobs \(5\) exceeds maximum_jobs \(2\)",
+        ),
+    ],
+)
+def test_invalid_configs_are_config_errors(tmp_path: Path, text: str, pattern: str) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match=pattern):
+        load_compute_config(path)
+
+
+def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.yaml"):
+        load_compute_config(tmp_path / "missing.yaml")
+
+
+def test_make_executor_serial() -> None:
+    assert isinstance(make_executor(None), SerialExecutor)
+    assert isinstance(make_executor(ComputeConfig(kind="serial")), SerialExecutor)
+
+
+def test_import_does_not_load_dask() -> None:
+    code = (
+        "import sys, materials_ai.compute\n"
+        "heavy = [m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed', 'dask_jobqueue', 'yaml', 'rich')]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ job scripts
+
+
+@pytest.fixture
+def no_job_submission(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make any attempt to submit a batch job fail the test (and record it)."""
+    from dask_jobqueue.core import Job
+
+    submitted: list[str] = []
+
+    async def refuse(self: Job, script_filename: str) -> str:
+        submitted.append(script_filename)
+        raise AssertionError("a job was submitted")
+
+    monkeypatch.setattr(Job, "_submit_job", refuse)
+    return submitted
+
+
+def _loopback_only(config: ComputeConfig) -> ComputeConfig:
+    """The same config with the scheduler on the loopback interface (nothing else listens)."""
+    jobqueue = config.jobqueue.model_copy(update={"interface": "lo"})
+    return config.model_copy(update={"jobqueue": jobqueue})
+
+
+@pytest.mark.parametrize(
+    ("name", "expected_lines"),
+    [
+        (
+            "slurm",
+            [
+                r"#SBATCH --cpus-per-task=8",
+                r"#SBATCH --mem=16G",
+                r"#SBATCH -t 01:00:00",
+                r"#SBATCH -J materials-ai-worker",
+            ],
+        ),
+        (
+            "pbs",
+            [
+                r"#PBS -l select=1:ncpus=8:mem=16GB",
+                r"#PBS -l walltime=02:00:00",
+                r"#PBS -N materials-ai-worker",
+            ],
+        ),
+    ],
+)
+def test_job_script_renders_from_shipped_config_without_submitting(
+    name: str, expected_lines: list[str], no_job_submission: list[str]
+) -> None:
+    config = _loopback_only(load_compute_config(COMPUTE_CONFIG_DIR / f"{name}.yaml"))
+    cluster = make_jobqueue_cluster(config)
+    try:
+        script = cluster.job_script()
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
+        assert len(cluster.workers) == 0 and len(cluster.worker_spec) == 0
+    finally:
+        cluster.close()
+    lines = script.splitlines()
+    for expected in expected_lines:
+        assert expected in lines, f"{expected!r} missing from:\n{script}"
+    worker_line = next(line for line in lines if "distributed.cli.dask_worker" in line)
+    jq = config.jobqueue
+    assert f"--nworkers {jq.processes}" in worker_line
+    assert f"--nthreads {jq.cores // jq.processes}" in worker_line
+    assert " ".join(jq.worker_extra_args) in worker_line
+    assert "source .venv/bin/activate" in lines
+    assert no_job_submission == []
