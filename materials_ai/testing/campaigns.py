@@ -1,0 +1,56 @@
+"""Tiny campaign settings for tests and examples: seconds, not minutes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from materials_ai.campaign.config import WorkflowConfig, parse_workflow
+
+
+def tiny_workflow(dataset: str = "tiny", **overrides: Any) -> WorkflowConfig:
+    """A fast workflow over the synthetic dataset of ``write_tiny_dataset``.
+
+    Targets ``band_gap`` (eV) and ``formation_energy`` (eV/atom); the objective asks for a
+    gap in 5–8 eV and a formation energy ≤ -2 eV/atom. Models are tiny (2 members, one
+    8-wide convolution, a few epochs) and tracking is off.
+
+    Args:
+        dataset: Dataset name (card) of the pool.
+        **overrides: Dotted-path overrides, e.g. ``{"loop.iterations": 1}`` given as
+            ``**{"loop.iterations": 1}``.
+    """
+    data: dict[str, Any] = {
+        "name": "tiny_campaign",
+        "seed": 7,
+        "data": {"dataset": dataset},
+        "targets": ["band_gap", "formation_energy"],
+        "objective": {
+            "criteria": [
+                {"target": "band_gap", "min": 5.0, "max": 8.0, "scale": 1.0},
+                {"target": "formation_energy", "max": -2.0, "scale": 0.5},
+            ]
+        },
+        "surrogate": {
+            "n_members": 2,
+            "seed": 3,
+            "model": {"embedding_dim": 8, "n_conv": 1, "n_gaussians": 8, "hidden_dim": 8},
+            "training": {
+                "max_epochs": 6,
+                "warm_start_epochs": 3,
+                "batch_size": 8,
+                "patience": 3,
+                "min_val_size": 2,
+            },
+        },
+        "acquisition": {"strategy": "qucb", "beta": 1.0},
+        "loop": {
+            "initial_labels": 10,
+            "batch_size": 5,
+            "iterations": 2,
+            "ranked_list_size": 20,
+            "top_cifs": 3,
+        },
+        "tracking": {"backend": "none"},
+    }
+    config = parse_workflow(data, "<tiny_workflow>")
+    return config.with_overrides(**overrides) if overrides else config
