@@ -31,8 +31,8 @@ datasets_app = typer.Typer(help="Inspect and verify the dataset registry.", no_a
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(datasets_app, name="datasets")
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 @app.callback()
