@@ -62,6 +62,7 @@ __all__ = [
     "load_compute_config",
     "make_executor",
     "make_jobqueue_cluster",
+    "worker_threads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -750,3 +751,20 @@ def make_executor(config: ComputeConfig | None, *, progress: bool | None = None)
     if config is None or config.kind == "serial":
         return SerialExecutor(progress=progress)
     return DaskExecutor.from_config(config, progress=progress)
+
+
+def worker_threads() -> int | None:
+    """Threads of the Dask worker running the current task, or None outside a worker.
+
+    Tasks that use threaded libraries (torch, BLAS) call this to match their thread pool to
+    the worker's share of the machine; otherwise every worker process would start one thread
+    per core and oversubscribe the CPU.
+    """
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_worker
+
+    try:
+        return int(get_worker().state.nthreads)
+    except ValueError:  # not inside a worker
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -128,18 +129,30 @@ class WorkflowConfig(BaseModel):
         payload = self.model_dump(mode="json", exclude={"tracking", "compute", "description"})
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def with_overrides(self, **changes: Any) -> WorkflowConfig:
-        """Return a copy with dotted-path overrides, e.g. ``{"loop.iterations": 3}``."""
+    def with_overrides(
+        self, overrides: Mapping[str, Any] | None = None, /, **changes: Any
+    ) -> WorkflowConfig:
+        """Return a copy with settings replaced by dotted path.
+
+        Example::
+
+            config.with_overrides({"loop.iterations": 3, "surrogate.n_members": 2})
+
+        Raises:
+            ConfigError: If a path names no setting, or a new value is invalid.
+        """
         data = self.model_dump(mode="json")
-        for dotted, value in changes.items():
-            node = data
+        for dotted, value in {**(overrides or {}), **changes}.items():
+            node: Any = data
             *parents, leaf = dotted.split(".")
             for key in parents:
+                if not isinstance(node, dict) or key not in node:
+                    raise ConfigError(f"cannot override unknown setting {dotted!r}")
                 node = node[key]
-            if leaf not in node:
+            if not isinstance(node, dict) or leaf not in node:
                 raise ConfigError(f"cannot override unknown setting {dotted!r}")
             node[leaf] = value
-        return WorkflowConfig.model_validate(data)
+        return parse_workflow(data, "overrides")
 
 
 def _format_validation_error(error: ValidationError, source: str) -> str:

@@ -222,14 +222,28 @@ class Campaign:
         return self._tracker
 
     def _load_dataset(self) -> MaterialsDataset:
+        """Load the pool's rows: all, the first ``limit``, or a seeded sample of them.
+
+        A sample is drawn over row numbers before loading, so only the sampled rows are
+        parsed.
+        """
         from materials_ai.data.loaders import load_dataset
+        from materials_ai.data.registry import get_card
 
         data = self.config.data
+        n_rows = get_card(data.dataset).rows
+        if data.limit is not None:
+            n_rows = min(n_rows, data.limit)
+        rows: list[int] | None = None
+        if data.sample_size is not None and data.sample_size < n_rows:
+            rng = np.random.default_rng(data.sample_seed)
+            rows = np.sort(rng.choice(n_rows, size=data.sample_size, replace=False)).tolist()
         dataset = load_dataset(
             data.dataset,
             targets=self.config.targets,
             data_dir=data.data_dir,
-            limit=data.limit,
+            limit=data.limit if rows is None else None,
+            rows=rows,
             progress=self.progress,
         )
         if dataset.skipped:
@@ -244,10 +258,6 @@ class Campaign:
                 data.dataset,
                 self.run_dir / "skipped_rows.csv",
             )
-        if data.sample_size is not None and data.sample_size < len(dataset):
-            rng = np.random.default_rng(data.sample_seed)
-            keep = np.sort(rng.choice(len(dataset), size=data.sample_size, replace=False))
-            dataset = dataset.subset(keep.tolist())
         return dataset
 
     def _prepare(self) -> None:

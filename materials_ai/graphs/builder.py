@@ -75,15 +75,14 @@ def structure_to_arrays(
         isolated = np.setdiff1d(np.arange(len(structure)), centers)
         if isolated.size == 0:
             break
-        next_cutoff = cutoff * config.expansion_factor
-        if config.isolated_atom_policy == "error" or next_cutoff > config.max_cutoff_angstrom:
+        if config.isolated_atom_policy == "error" or cutoff >= config.max_cutoff_angstrom:
             sites = ", ".join(f"{i} ({structure[int(i)].specie})" for i in isolated[:5])
             raise GraphConstructionError(
                 f"{label}: atom(s) {sites} have no neighbour within {cutoff:.2f} Å "
                 f"(policy {config.isolated_atom_policy!r}, max cutoff "
                 f"{config.max_cutoff_angstrom} Å)"
             )
-        cutoff = next_cutoff
+        cutoff = min(cutoff * config.expansion_factor, config.max_cutoff_angstrom)
     edge_index = np.stack([neighbors, centers]).astype(np.int64)
     return z, edge_index, distances.astype(np.float32)
 

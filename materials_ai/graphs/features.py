@@ -78,4 +78,5 @@ def element_feature_table() -> np.ndarray:
     table = np.zeros((MAX_Z + 1, raw.shape[1]), dtype=np.float32)
     table[1:, :n_continuous] = cont
     table[1:, n_continuous:] = raw[:, n_continuous:]
+    table.setflags(write=False)  # shared by every caller through the cache
     return table

@@ -155,7 +155,7 @@ class PackedGraphs:
         if indices is None:
             indices = np.arange(len(self))
         indices, n_nodes, n_edges, node_sel, edge_sel = self._gather(np.asarray(indices))
-        new_node_start = np.concatenate([[0], np.cumsum(n_nodes)[:-1]]).astype(np.int64)
+        new_node_start = (np.cumsum(n_nodes) - n_nodes).astype(np.int64)
         edge_shift = np.repeat(new_node_start, n_edges)
         edge_index = self.edge_index[:, edge_sel] + edge_shift
         batch = np.repeat(np.arange(len(indices), dtype=np.int64), n_nodes)

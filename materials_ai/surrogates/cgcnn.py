@@ -89,7 +89,7 @@ class CGCNN(nn.Module):
 
     def __init__(self, config: CGCNNConfig, n_targets: int, cutoff_angstrom: float) -> None:
         super().__init__()
-        table = torch.from_numpy(element_feature_table())
+        table = torch.tensor(element_feature_table())
         self.register_buffer("element_features", table)
         dim = config.embedding_dim
         self.embedding = nn.Embedding(MAX_Z + 1, dim)

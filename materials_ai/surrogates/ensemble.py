@@ -60,7 +60,16 @@ class FitReport:
 
 
 def _train_member_task(args: dict[str, Any]) -> tuple[StateDict, MemberReport]:
-    """Picklable entry point for training one member on an executor."""
+    """Picklable entry point for training one member on an executor.
+
+    On a Dask worker, torch is limited to the worker's threads (see
+    :func:`materials_ai.compute.worker_threads`).
+    """
+    from materials_ai.compute import worker_threads
+
+    threads = worker_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
     return train_member(**args)
 
 

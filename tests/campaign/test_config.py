@@ -88,7 +88,7 @@ def test_overrides_replace_leaves_and_reject_unknown_paths() -> None:
     config = tiny_workflow(**{"loop.iterations": 9, "surrogate.n_members": 3})
     assert config.loop.iterations == 9
     assert config.surrogate.n_members == 3
-    with pytest.raises(ConfigError, match="loop.iteration"):
+    with pytest.raises(ConfigError, match=r"loop\.iteration"):
         config.with_overrides(**{"loop.iteration": 1})
 
 

@@ -57,8 +57,9 @@ def test_castelli_two_iterations_with_mlflow(real_data: Path, tmp_path: Path) ->
     by_id = table.set_index("id")
     for record in state.observations[:10]:
         obs = record.observation
-        assert obs["values"]["band_gap"] == pytest.approx(by_id.loc[obs["candidate_id"],
-                                                                    "gap_gllbsc_eV"])
+        assert obs["values"]["band_gap"] == pytest.approx(
+            by_id.loc[obs["candidate_id"], "gap_gllbsc_eV"]
+        )
     ranked = pd.read_csv(summary.ranked_csv)
     assert len(ranked) == 200
     assert ranked["formula"].str.len().min() > 0

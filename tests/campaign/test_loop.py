@@ -56,8 +56,15 @@ def test_campaign_runs_end_to_end(tiny_registry: TinyDataset, tmp_path: Path) ->
 
     ranked = pd.read_csv(summary.ranked_csv)
     assert list(ranked["rank"]) == list(range(1, len(ranked) + 1))
-    for column in ("id", "formula", "band_gap_pred_mean", "band_gap_pred_std",
-                   "band_gap_validated", "acquisition_value", "status"):
+    for column in (
+        "id",
+        "formula",
+        "band_gap_pred_mean",
+        "band_gap_pred_std",
+        "band_gap_validated",
+        "acquisition_value",
+        "status",
+    ):
         assert column in ranked.columns
     scores = ranked["score"].to_numpy()
     assert np.all(np.diff(scores[np.isfinite(scores)]) <= 1e-12)
@@ -175,9 +182,7 @@ def test_same_seed_same_picks_other_seed_other_picks(
     assert first[1] != other[1]
 
 
-def test_oracle_call_budget_caps_the_last_batch(
-    tiny_registry: TinyDataset, tmp_path: Path
-) -> None:
+def test_oracle_call_budget_caps_the_last_batch(tiny_registry: TinyDataset, tmp_path: Path) -> None:
     config = tiny_workflow(**{"loop.iterations": 5, "loop.max_oracle_calls": 17})
     summary = Campaign.start(config, tmp_path / "run").run()
     state = load_state(tmp_path / "run")

@@ -60,8 +60,9 @@ def test_campaign_run_status_export_resume(tiny_registry: TinyDataset, tmp_path:
     assert "done" in status.output and "tiny_campaign" in status.output
 
     out = tmp_path / "bundle"
-    export = runner.invoke(app, ["campaign", "export", str(run_dir), "--out", str(out),
-                                 "--top", "2"])
+    export = runner.invoke(
+        app, ["campaign", "export", str(run_dir), "--out", str(out), "--top", "2"]
+    )
     assert export.exit_code == 0, export.output
     assert len((out / "candidates.csv").read_text().strip().splitlines()) == 3  # header + 2
     assert len(list((out / "cifs").glob("*.cif"))) == 2
@@ -74,8 +75,17 @@ def test_campaign_run_status_export_resume(tiny_registry: TinyDataset, tmp_path:
 def test_run_with_iteration_override(tiny_registry: TinyDataset, tmp_path: Path) -> None:
     workflow = _write_workflow(tmp_path / "wf.yaml")
     result = runner.invoke(
-        app, ["campaign", "run", str(workflow), "--run-dir", str(tmp_path / "r"),
-              "--iterations", "0", "--no-progress"],
+        app,
+        [
+            "campaign",
+            "run",
+            str(workflow),
+            "--run-dir",
+            str(tmp_path / "r"),
+            "--iterations",
+            "0",
+            "--no-progress",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "oracle calls:    10" in result.output

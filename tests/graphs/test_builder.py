@@ -56,7 +56,7 @@ def test_si_diamond_has_four_bonds_of_a_sqrt3_over_4_per_atom() -> None:
 
 
 def test_si_diamond_default_config_keeps_bonds_first_then_second_shell() -> None:
-    z, edge_index, dist = structure_to_arrays(si_diamond(SI_A))  # cutoff 6 Å, 12 neighbours
+    _, edge_index, dist = structure_to_arrays(si_diamond(SI_A))  # cutoff 6 Å, 12 neighbours
     assert edge_index.shape == (2, 24)
     for atom in (0, 1):
         mine = np.sort(dist[edge_index[1] == atom])
@@ -186,11 +186,6 @@ def test_expand_policy_raises_when_even_max_cutoff_is_too_small() -> None:
     assert "atom(s) 2 (Si)" in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="builder.py: the expansion stops when cutoff*factor exceeds max_cutoff_angstrom "
-    "instead of trying max_cutoff_angstrom itself (6 -> 9 -> raise, 12 Å never tried)",
-)
 def test_expand_policy_tries_max_cutoff_itself() -> None:
     # Nearest neighbour of atom 2 at 10 Å: within max_cutoff 12 Å, beyond 6 * 1.5 = 9 Å.
     config = GraphConfig(cutoff_angstrom=6.0, expansion_factor=1.5, max_cutoff_angstrom=12.0)

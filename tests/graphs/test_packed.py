@@ -125,12 +125,6 @@ def test_to_batch_defaults_to_every_graph(pool: PackedGraphs) -> None:
     assert int(batch.edge_index.max()) == batch.num_nodes - 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="packed.py to_batch: new_node_start is built as concatenate([[0], "
-    "cumsum(n_nodes)[:-1]]), length 1 for zero graphs, so np.repeat fails on an empty "
-    "selection",
-)
 def test_to_batch_of_an_empty_selection_is_an_empty_batch(pool: PackedGraphs) -> None:
     batch = pool.to_batch(np.zeros(0, dtype=np.int64))
     assert batch.num_graphs == 0

@@ -13,7 +13,7 @@ from materials_ai.compute import SerialExecutor
 from materials_ai.data.records import Candidate
 from materials_ai.errors import SurrogateError
 from materials_ai.graphs import PackedGraphs, build_graphs
-from materials_ai.surrogates import Prediction, Surrogate
+from materials_ai.surrogates import Surrogate
 from materials_ai.surrogates.ensemble import CONFIG_FILE, WEIGHTS_FILE, GraphEnsembleSurrogate
 from materials_ai.testing.models import (
     TINY_GRAPH,
@@ -175,7 +175,7 @@ def test_saved_files_are_json_and_tensors_only(
 
 def test_load_without_surrogate_json_raises(tmp_path: Path) -> None:
     (tmp_path / WEIGHTS_FILE).write_bytes(b"not a model")
-    with pytest.raises(SurrogateError, match="surrogate.json not found"):
+    with pytest.raises(SurrogateError, match=r"surrogate\.json not found"):
         GraphEnsembleSurrogate.load(tmp_path)
 
 
@@ -292,8 +292,8 @@ def test_warm_start_continues_from_the_existing_weights(
     for cold_member, warm_member in zip(cold.members, warm.members, strict=True):
         first_cold = cold_member.history["train_loss"][0]
         assert warm_member.history["train_loss"][0] < 0.25 * first_cold
-        # Continuing does not undo the training: the loss stays near where it ended.
-        assert warm_member.history["train_loss"][-1] < 2.0 * cold_member.history["train_loss"][-1]
+        # Continuing does not undo the training: the loss stays far below a fresh start's.
+        assert warm_member.history["train_loss"][-1] < 0.25 * first_cold
     fresh = surrogate.fit_graphs(graphs, y)  # warm_start=False: a fresh initialisation
     assert not fresh.warm_start and [m.epochs for m in fresh.members] == [20, 20]
     assert fresh.members[0].history["train_loss"] == cold.members[0].history["train_loss"]

@@ -153,9 +153,7 @@ def test_validation_split_and_early_stopping_report(
     toy: tuple[PackedGraphs, np.ndarray],
 ) -> None:
     graphs, y = toy
-    state, report = _train(
-        graphs, y, max_epochs=6, val_fraction=0.25, min_val_size=2, patience=2
-    )
+    _, report = _train(graphs, y, max_epochs=6, val_fraction=0.25, min_val_size=2, patience=2)
     assert report.n_val == round(18 * 0.25) and report.n_train == 18 - report.n_val
     assert 1 <= report.best_epoch <= report.epochs <= 6
     assert len(report.history["val_loss"]) == report.epochs
