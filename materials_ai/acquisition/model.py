@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 from botorch.models.ensemble import EnsembleModel
+from botorch.posteriors import Posterior
 from botorch.posteriors.ensemble import EnsemblePosterior
 from botorch.sampling.base import MCSampler
 from torch import Tensor
@@ -68,5 +69,5 @@ class EnsembleMemberSampler(MCSampler):
             )
         return values.movedim(-3, 0)
 
-    def _update_base_samples(self, posterior: EnsemblePosterior, base_sampler: MCSampler) -> None:
+    def _update_base_samples(self, posterior: Posterior, base_sampler: MCSampler) -> None:
         """Nothing to update: the samples are the members themselves."""

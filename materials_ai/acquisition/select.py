@@ -48,7 +48,11 @@ def _make_acquisition(
 
     model = PoolEnsembleModel(samples)
     sampler = EnsembleMemberSampler(model.ensemble_size)
-    mc_objective = GenericMCObjective(lambda y, X=None: objective.torch_desirability(y))
+
+    def desirability(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
+        return objective.torch_desirability(samples)
+
+    mc_objective = GenericMCObjective(desirability)
     if config.strategy == "greedy":
         return qSimpleRegret(model, sampler=sampler, objective=mc_objective)
     if config.strategy == "qucb":
@@ -126,44 +130,18 @@ def select_batch(
         order = np.argsort(-single.numpy(), kind="stable")[:q]
         return BatchSelection(available[order], single.numpy()[order], candidate_values, "greedy")
 
-    positions, values = _sequential_greedy(acq, choices, single, q, config.max_batch_size)
-    return BatchSelection(available[positions], values, candidate_values, config.strategy)
+    from botorch.optim import optimize_acqf_discrete
 
-
-def _sequential_greedy(
-    acq,  # type: ignore[no-untyped-def]
-    choices: torch.Tensor,
-    single: torch.Tensor,
-    q: int,
-    chunk: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Sequential-greedy batch construction with BoTorch's pending-point conditioning.
-
-    The same procedure as ``botorch.optim.optimize_acqf_discrete`` (each pick maximises
-    the joint acquisition value of the batch so far, via ``set_X_pending``), with one
-    change: ties are broken by the single-candidate value instead of by pool order. With
-    an ensemble of ``s`` members as MC samples, the joint value of an MC batch
-    acquisition saturates once every member's best candidate is in the batch; without
-    the tie-break the remaining picks would be the first candidates of the pool.
-
-    Returns:
-        Positions into ``choices`` of the picks, and their joint values.
-    """
-    remaining = np.arange(len(choices))
-    picks: list[int] = []
-    values: list[float] = []
-    single_np = single.numpy()
-    base_pending = acq.X_pending
-    try:
-        for _ in range(q):
-            joint = _single_point_values(acq, choices[remaining], chunk).numpy()
-            best = np.nanmax(joint)
-            tied = np.flatnonzero(joint >= best - 1e-9 * (1.0 + abs(best)))
-            choice = tied[np.argmax(single_np[remaining[tied]])]
-            picks.append(int(remaining[choice]))
-            values.append(float(joint[choice]))
-            remaining = np.delete(remaining, choice)
-            acq.set_X_pending(choices[picks].unsqueeze(0).reshape(len(picks), 1))
-    finally:
-        acq.set_X_pending(base_pending)
-    return np.array(picks, dtype=np.int64), np.array(values)
+    # Present the choices best-first by single-candidate value: optimize_acqf_discrete
+    # takes the first maximiser (torch.argmax), so ties in the joint batch value are
+    # broken by the single-candidate value instead of by pool order. Ties are common:
+    # with s ensemble members as MC samples, the joint value of an MC batch acquisition
+    # stops growing once every member's favourite candidate is in the batch.
+    order = np.argsort(-single.numpy(), kind="stable")
+    picked, values = optimize_acqf_discrete(
+        acq, q=q, choices=choices[order], max_batch_size=config.max_batch_size, unique=True
+    )
+    indices = picked[:, 0].round().long().numpy()
+    return BatchSelection(
+        indices, values.detach().numpy().reshape(-1), candidate_values, config.strategy
+    )

@@ -450,6 +450,7 @@ class Campaign:
     def _stage_score(self) -> None:
         assert self.surrogate is not None and self.graphs is not None
         prediction = self.surrogate.predict_graphs(self.graphs)
+        assert prediction.samples is not None
         path = self._scores_path()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")
@@ -712,7 +713,7 @@ class Campaign:
                     stage = state.completed[-1].value if state.completed else "next"
                     progress.update(
                         task,
-                        completed=min(state.iteration, total),
+                        completed=total if state.done else min(state.iteration, total),
                         description=f"{self.config.name} · iter {state.iteration} · {stage}",
                     )
 

@@ -19,6 +19,8 @@ class GaussianDistanceExpansion(nn.Module):
     ``[0, cutoff]`` and ``width`` the grid spacing.
     """
 
+    centers: torch.Tensor
+
     def __init__(self, cutoff_angstrom: float, n_gaussians: int) -> None:
         super().__init__()
         centers = torch.linspace(0.0, cutoff_angstrom, n_gaussians)
@@ -86,6 +88,10 @@ class CGCNN(nn.Module):
         n_targets: Outputs ``t`` (one per target, standardised units).
         cutoff_angstrom: Upper end of the distance expansion (Å).
     """
+
+    element_features: torch.Tensor
+    y_mean: torch.Tensor
+    y_std: torch.Tensor
 
     def __init__(self, config: CGCNNConfig, n_targets: int, cutoff_angstrom: float) -> None:
         super().__init__()

@@ -31,6 +31,7 @@ from materials_ai.surrogates.training import (
 if TYPE_CHECKING:
     from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
+    from materials_ai.surrogates.cgcnn import CGCNN
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +99,7 @@ class GraphEnsembleSurrogate:
         self.target_names = tuple(target_names)
         self.target_units = tuple(target_units) if target_units else ("",) * len(target_names)
         self._states: list[StateDict] = []
-        self._models: list[torch.nn.Module] | None = None
+        self._models: list[CGCNN] | None = None
         self.last_fit: FitReport | None = None
 
     @property
@@ -186,7 +187,7 @@ class GraphEnsembleSurrogate:
 
     # -- inference --------------------------------------------------------------------
 
-    def _member_models(self) -> list[torch.nn.Module]:
+    def _member_models(self) -> list[CGCNN]:
         if not self._states:
             raise SurrogateError("the surrogate is not fitted; call fit() or load() first")
         if self._models is None:
