@@ -23,7 +23,7 @@ endif
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 
-DEMO_ITERATIONS ?= 20
+DEMO_ITERATIONS ?= 14
 DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: venv demo test test-all lint bench clean
