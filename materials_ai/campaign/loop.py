@@ -509,6 +509,16 @@ class Campaign:
                 acquisition_values=[
                     None if not np.isfinite(v) else float(v) for v in selection.pick_values
                 ],
+                predicted_mean={
+                    t: samples[:, selection.indices, j].mean(axis=0).tolist()
+                    for j, t in enumerate(self.config.targets)
+                },
+                predicted_std={
+                    t: samples[:, selection.indices, j].std(axis=0, ddof=1).tolist()
+                    if samples.shape[0] > 1
+                    else [0.0] * len(selection.indices)
+                    for j, t in enumerate(self.config.targets)
+                },
             )
         )
 

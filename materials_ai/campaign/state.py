@@ -45,6 +45,10 @@ class SelectionRecord(BaseModel):
         strategy: Acquisition strategy (``random`` for the seed labels).
         candidate_ids: Picks in order.
         acquisition_values: Value of each pick at pick time (NaN for random).
+        predicted_mean: Target -> surrogate mean of each pick at pick time (empty for the
+            seed labels). With the later observation this gives honest parity plots:
+            predictions made before the label was known.
+        predicted_std: Target -> surrogate std of each pick at pick time.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -53,6 +57,8 @@ class SelectionRecord(BaseModel):
     strategy: str
     candidate_ids: list[str]
     acquisition_values: list[float | None]
+    predicted_mean: dict[str, list[float]] = Field(default_factory=dict)
+    predicted_std: dict[str, list[float]] = Field(default_factory=dict)
 
 
 class ObservationRecord(BaseModel):
