@@ -46,3 +46,7 @@ class OracleError(MaterialsAIError):
 
 class CampaignError(MaterialsAIError):
     """A campaign run directory or its state cannot be used as asked."""
+
+
+class CandidateError(MaterialsAIError):
+    """Candidates cannot be generated, screened or placed on a hull as asked."""

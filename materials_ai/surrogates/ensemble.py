@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -18,6 +19,7 @@ from materials_ai import __version__
 from materials_ai.errors import SurrogateError
 from materials_ai.graphs.builder import build_graphs
 from materials_ai.graphs.packed import PackedGraphs
+from materials_ai.surrogates.calibration import apply_std_scales, fit_std_scales
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
@@ -64,14 +66,26 @@ def _train_member_task(args: dict[str, Any]) -> tuple[StateDict, MemberReport]:
     """Picklable entry point for training one member on an executor.
 
     On a Dask worker, torch is limited to the worker's threads (see
-    :func:`materials_ai.compute.worker_threads`).
+    :func:`materials_ai.compute.worker_threads`). With a checkpoint path, a member that
+    finished earlier is read back instead of retrained, and an interrupted one resumes.
     """
     from materials_ai.compute import worker_threads
 
     threads = worker_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    return train_member(**args)
+    checkpoint = args.get("checkpoint_path")
+    done = None if checkpoint is None else Path(checkpoint).with_suffix(".done.pt")
+    if done is not None and done.exists():
+        saved = torch.load(done, map_location="cpu", weights_only=True)
+        return saved["state"], MemberReport(**json.loads(saved["report"]))
+    state, report = train_member(**args)
+    if done is not None:
+        tmp = done.with_name(done.name + ".tmp")
+        torch.save({"state": state, "report": json.dumps(dataclasses.asdict(report))}, tmp)
+        os.replace(tmp, done)
+        Path(checkpoint).unlink(missing_ok=True)
+    return state, report
 
 
 class GraphEnsembleSurrogate:
@@ -101,11 +115,19 @@ class GraphEnsembleSurrogate:
         self._states: list[StateDict] = []
         self._models: list[CGCNN] | None = None
         self.last_fit: FitReport | None = None
+        #: Target -> factor applied to the std (and member spread) by ``predict*``; fitted
+        #: on held-out data by :meth:`recalibrate`. Empty: no recalibration.
+        self.std_scales: dict[str, float] = {}
 
     @property
     def is_fitted(self) -> bool:
         """Whether the members have weights."""
         return bool(self._states)
+
+    @property
+    def member_states(self) -> tuple[StateDict, ...]:
+        """The `s` members' weights (read-only; e.g. to scatter them to workers)."""
+        return tuple(self._states)
 
     # -- training ---------------------------------------------------------------------
 
@@ -117,6 +139,8 @@ class GraphEnsembleSurrogate:
         warm_start: bool = False,
         executor: Executor | None = None,
         seed_offset: int = 0,
+        val_indices: np.ndarray | None = None,
+        checkpoint_dir: Path | None = None,
     ) -> FitReport:
         """Train every member on precomputed graphs.
 
@@ -128,6 +152,11 @@ class GraphEnsembleSurrogate:
             executor: Trains members in parallel when given.
             seed_offset: Added to every member seed (e.g. the campaign iteration), so
                 that successive fits draw different splits while staying reproducible.
+            val_indices: Rows of ``graphs`` forming a fixed validation split for early
+                stopping (default: each member draws its own random split).
+            checkpoint_dir: Members checkpoint every epoch to ``member_<i>.pt`` here and
+                resume from it; a finished member is stored as ``member_<i>.done.pt`` and
+                not retrained.
 
         Returns:
             The fit report (also kept as :attr:`last_fit`).
@@ -144,6 +173,10 @@ class GraphEnsembleSurrogate:
                 "target_names": self.target_names,
                 "seed": self.config.seed + 1000 * seed_offset + i,
                 "init_state": self._states[i] if use_warm else None,
+                "val_indices": val_indices,
+                "checkpoint_path": None
+                if checkpoint_dir is None
+                else Path(checkpoint_dir) / f"member_{i}.pt",
             }
             for i in range(self.config.n_members)
         ]
@@ -151,6 +184,7 @@ class GraphEnsembleSurrogate:
             results = [_train_member_task(t) for t in tasks]
         else:
             results = executor.map(_train_member_task, tasks, desc="training ensemble")
+        self.std_scales = {}
         self._states = [state for state, _ in results]
         self._models = None
         reports = [report for _, report in results]
@@ -200,20 +234,63 @@ class GraphEnsembleSurrogate:
             self._models = models
         return self._models
 
-    def predict_graphs(self, graphs: PackedGraphs, batch_size: int = 256) -> Prediction:
+    def predict_graphs(
+        self,
+        graphs: PackedGraphs,
+        batch_size: int = 256,
+        *,
+        executor: Executor | None = None,
+        partition_size: int | None = None,
+    ) -> Prediction:
         """Predict `n` graphs with every member.
+
+        Args:
+            graphs: `n` graphs.
+            batch_size: Graphs per mini-batch.
+            executor: Score partitions of the pool in parallel on it (weights scattered
+                once; same result, see :func:`materials_ai.surrogates.scoring.score_pool`).
+            partition_size: Graphs per task with an executor (default: about four tasks
+                per worker thread).
 
         Returns:
             Mean and std over members (`n x t`) and the members' predictions as samples
             (`s x n x t`), in target units.
         """
+        if executor is not None:
+            from materials_ai.surrogates.scoring import score_pool
+
+            return score_pool(
+                self,
+                graphs,
+                executor=executor,
+                partition_size=partition_size,
+                batch_size=batch_size,
+            )
         models = self._member_models()
         indices = np.arange(len(graphs))
         samples = np.empty((len(models), len(graphs), len(self.target_names)), np.float64)
         for k, model in enumerate(models):
             pred = predict_standardised(model, graphs, indices, batch_size=batch_size)
             samples[k] = (pred * model.y_std + model.y_mean).numpy()
-        return Prediction.from_samples(samples, self.target_names)
+        prediction = Prediction.from_samples(samples, self.target_names)
+        if self.std_scales:
+            prediction = apply_std_scales(prediction, self.std_scales)
+        return prediction
+
+    def recalibrate(self, graphs: PackedGraphs, y: np.ndarray) -> dict[str, float]:
+        """Fit one std scale per target on held-out graphs (see ``calibration.py``).
+
+        Args:
+            graphs: `n` held-out graphs (never trained on).
+            y: `n x t` labels.
+
+        Returns:
+            The scales, also kept in :attr:`std_scales` and saved with the model.
+        """
+        self.std_scales = {}
+        raw = self.predict_graphs(graphs)
+        self.std_scales = fit_std_scales(np.asarray(y, np.float64), raw)
+        return dict(self.std_scales)
 
     def predict(self, candidates: Sequence[Candidate]) -> Prediction:
         """Build graphs for ``candidates`` and predict them."""
@@ -241,6 +318,7 @@ class GraphEnsembleSurrogate:
             "target_names": list(self.target_names),
             "target_units": list(self.target_units),
             "config": self.config.model_dump(mode="json"),
+            "std_scales": dict(self.std_scales),
             "fit": None
             if self.last_fit is None
             else {
@@ -282,4 +360,5 @@ class GraphEnsembleSurrogate:
             member, _, name = key.partition(".")
             states[int(member.removeprefix("member"))][name] = value
         surrogate._states = states
+        surrogate.std_scales = {k: float(v) for k, v in meta.get("std_scales", {}).items()}
         return surrogate

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,6 +49,13 @@ class MemberReport:
     val_mae: dict[str, float]
     history: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+def _save_checkpoint(path: Path, payload: dict[str, object]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
 
 
 def build_model(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
@@ -105,6 +114,8 @@ def train_member(
     seed: int,
     init_state: Mapping[str, torch.Tensor] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    val_indices: np.ndarray | None = None,
+    checkpoint_path: Path | None = None,
 ) -> tuple[StateDict, MemberReport]:
     """Train one ensemble member.
 
@@ -119,6 +130,12 @@ def train_member(
         init_state: Weights to start from (warm start); the target standardisation of a
             warm start is recomputed from ``y``.
         on_epoch: Called as ``on_epoch(epoch, train_loss, val_loss)``.
+        val_indices: Rows of ``graphs`` that form the validation split (a fixed, stored
+            split); the others are trained on. Default: a random split drawn from ``seed``
+            with ``training.val_fraction``.
+        checkpoint_path: Write the full training state here after every epoch and, if
+            the file exists at the start, continue from it (same result as an
+            uninterrupted run). The caller deletes it when the member is done.
 
     Returns:
         The best weights (by validation loss, or the last ones without a split) and a
@@ -139,14 +156,20 @@ def train_member(
     model = build_model(model_config, graph_config, len(target_names))
     if init_state is not None:
         model.load_state_dict(dict(init_state))
-    y_mean = np.nanmean(y, axis=0)
-    y_std = np.nanstd(y, axis=0)
-    y_std = np.where(y_std > 1e-8, y_std, 1.0)
+    if val_indices is None:
+        train_idx, val_idx = split_indices(len(graphs), training, seed)
+    else:
+        val_idx = np.asarray(val_indices, dtype=np.int64)
+        train_idx = np.setdiff1d(np.arange(len(graphs)), val_idx)
+    # Standardise with training rows only: validation statistics must not leak in.
+    y_mean = np.nanmean(y[train_idx], axis=0)
+    y_std = np.nanstd(y[train_idx], axis=0)
+    y_mean = np.where(np.isfinite(y_mean), y_mean, 0.0)
+    y_std = np.where(np.isfinite(y_std) & (y_std > 1e-8), y_std, 1.0)
     model.y_mean.copy_(torch.as_tensor(y_mean, dtype=torch.float32))
     model.y_std.copy_(torch.as_tensor(y_std, dtype=torch.float32))
     y_std_t = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
 
-    train_idx, val_idx = split_indices(len(graphs), training, seed)
     max_epochs = training.warm_start_epochs if init_state is not None else training.max_epochs
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=training.learning_rate, weight_decay=training.weight_decay
@@ -159,8 +182,27 @@ def train_member(
     best_val = float("inf")
     best_epoch = 0
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
-    epoch = 0
-    for epoch in range(1, max_epochs + 1):
+    first_epoch = 1
+    if checkpoint_path is not None and Path(checkpoint_path).exists():
+        saved = torch.load(checkpoint_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        generator.bit_generator.state = saved["numpy_rng"]
+        torch.set_rng_state(saved["torch_rng"])
+        best_state, best_val, best_epoch = (
+            saved["best_state"],
+            saved["best_val"],
+            saved["best_epoch"],
+        )
+        history = saved["history"]
+        first_epoch = int(saved["epoch"]) + 1
+        logger.info(
+            "member seed %d resumes at epoch %d from %s", seed, first_epoch, checkpoint_path
+        )
+    epoch = first_epoch - 1
+    stopped = False
+    for epoch in range(first_epoch, max_epochs + 1):
         model.train()
         total, count = 0.0, 0
         for batch_idx in _batches(generator.permutation(train_idx), training.batch_size):
@@ -188,6 +230,24 @@ def train_member(
             best_val, best_epoch = val_loss, epoch
             best_state = copy.deepcopy(model.state_dict())
         elif len(val_idx) and epoch - best_epoch >= training.patience:
+            stopped = True
+        if checkpoint_path is not None:
+            _save_checkpoint(
+                Path(checkpoint_path),
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "numpy_rng": generator.bit_generator.state,
+                    "torch_rng": torch.get_rng_state(),
+                    "best_state": best_state,
+                    "best_val": best_val,
+                    "best_epoch": best_epoch,
+                    "history": history,
+                    "epoch": epoch,
+                },
+            )
+        if stopped:
             break
     if not len(val_idx):
         best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch

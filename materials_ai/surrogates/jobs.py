@@ -1,0 +1,419 @@
+"""Training, evaluation and prediction jobs on stored splits (behind `materials-ai train`,
+`evaluate` and `predict`).
+
+A training job reads a YAML config, trains a deep ensemble on the split's training ids with
+early stopping on its validation ids, recalibrates the std on the validation ids, reports
+accuracy and calibration on validation and test ids, and writes a model folder::
+
+    surrogate.json, weights.pt   the ensemble (see GraphEnsembleSurrogate.save)
+    training.json                the job config, split, metrics, timings, machine
+    MODEL_CARD.md                the same for people
+    checkpoints/                 per-member checkpoints while training (removed at the end)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from materials_ai.compute import ComputeConfig
+from materials_ai.errors import ConfigError, SurrogateError
+from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.tracking import TrackingConfig
+
+if TYPE_CHECKING:
+    from materials_ai.graphs.packed import PackedGraphs
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+logger = logging.getLogger(__name__)
+
+TRAINING_FILE = "training.json"
+
+
+class SplitSpec(BaseModel):
+    """Which stored split to use (``datasets/splits/<dataset>/<name>/``).
+
+    Attributes:
+        name: Folder name of the split.
+        kind: ``holdout`` (train/val/test files) or ``kfold`` (fold_k files).
+        fold: For ``kfold``: the test fold; the next fold (cyclically) is validation.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    kind: Literal["holdout", "kfold"] = "holdout"
+    fold: int = Field(0, ge=0)
+
+
+class TrainJobConfig(BaseModel):
+    """A training job.
+
+    Attributes:
+        name: Model name (folder name by default).
+        dataset: Dataset card name.
+        targets: Targets to learn.
+        split: Stored split.
+        max_train: Use at most this many training ids (seeded subsample) — for budgets.
+        surrogate: The ensemble.
+        recalibrate: Fit std scales on the validation ids.
+        tracking: MLflow settings (default: SQLite in the model folder).
+        compute: Executor for training members in parallel.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    dataset: str
+    targets: list[str] = Field(min_length=1)
+    split: SplitSpec
+    max_train: int | None = Field(None, ge=2)
+    surrogate: EnsembleConfig = EnsembleConfig()
+    recalibrate: bool = True
+    tracking: TrackingConfig = TrackingConfig(backend="none")
+    compute: ComputeConfig = ComputeConfig()
+
+
+def load_train_config(path: str | Path) -> TrainJobConfig:
+    """Read a training-job YAML file (unknown keys are errors naming the key)."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"training config {path} not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+        return TrainJobConfig.model_validate(data)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from None
+    except ValidationError as error:
+        lines = [f"{path}: invalid training config"]
+        for item in error.errors():
+            where = ".".join(str(p) for p in item["loc"])
+            kind = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
+            lines.append(f"  {where}: {kind}")
+        raise ConfigError("\n".join(lines)) from None
+
+
+@dataclass(frozen=True)
+class SplitIds:
+    """Resolved ids of a split."""
+
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+    test: tuple[str, ...]
+
+
+def resolve_split(dataset: str, spec: SplitSpec, max_train: int | None = None) -> SplitIds:
+    """Read a stored split and return its train / val / test ids."""
+    from materials_ai.data.splits import load_folds, load_holdout, split_dir
+
+    folder = split_dir(dataset, spec.name)
+    if spec.kind == "holdout":
+        split = load_holdout(folder)
+        train, val, test = split.train, split.val, split.test
+    else:
+        folds = load_folds(folder)
+        k = len(folds)
+        if spec.fold >= k:
+            raise ConfigError(f"split {folder} has {k} folds; fold {spec.fold} does not exist")
+        test, val = folds[spec.fold], folds[(spec.fold + 1) % k]
+        train = tuple(
+            i
+            for f, ids in enumerate(folds)
+            if f not in (spec.fold, (spec.fold + 1) % k)
+            for i in ids
+        )
+    if max_train is not None and max_train < len(train):
+        keep = np.sort(np.random.default_rng(0).choice(len(train), max_train, replace=False))
+        train = tuple(train[i] for i in keep)
+    return SplitIds(tuple(train), tuple(val), tuple(test))
+
+
+def _dataset_and_graphs(dataset_name: str, targets: Sequence[str], graph_config, progress: bool):  # type: ignore[no-untyped-def]
+    from materials_ai.data.loaders import load_dataset
+    from materials_ai.data.registry import get_card
+    from materials_ai.graphs.cache import load_or_build_graphs
+
+    dataset = load_dataset(dataset_name, targets=list(targets), progress=progress)
+    card = get_card(dataset_name)
+    graphs = load_or_build_graphs(
+        [r.structure for r in dataset.records],
+        dataset.ids,
+        graph_config,
+        source=f"{card.name}:{card.sha256}",
+    )
+    return dataset, graphs
+
+
+def _indices(dataset_ids: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
+    position = {i: k for k, i in enumerate(dataset_ids)}
+    return np.array([position[i] for i in wanted if i in position], dtype=np.int64)
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+    }
+
+
+def evaluate_parts(
+    surrogate: GraphEnsembleSurrogate,
+    graphs: PackedGraphs,
+    y: np.ndarray,
+    parts: dict[str, np.ndarray],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """Metrics per split part and target: ``{part: {target: metrics}}``."""
+    from materials_ai.surrogates.metrics import regression_metrics
+
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for part, idx in parts.items():
+        if len(idx) == 0:
+            continue
+        prediction = surrogate.predict_graphs(graphs.select(idx))
+        out[part] = {
+            t: regression_metrics(y[idx, j], prediction.mean[:, j], prediction.std[:, j])
+            for j, t in enumerate(surrogate.target_names)
+        }
+    return out
+
+
+def run_training(
+    config: TrainJobConfig,
+    out_dir: str | Path,
+    *,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, recalibrate, evaluate and save an ensemble; resumable.
+
+    Re-running the same job into the same folder continues where it stopped: finished
+    members are read back from their checkpoints and the member in progress resumes at
+    its last epoch.
+
+    Returns:
+        The content of ``training.json`` (config, split sizes, metrics, timings).
+    """
+    from materials_ai.compute import make_executor
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+    from materials_ai.tracking import make_tracker
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    dataset, graphs = _dataset_and_graphs(
+        config.dataset, config.targets, config.surrogate.graph, progress
+    )
+    split = resolve_split(config.dataset, config.split, config.max_train)
+    train_idx = _indices(dataset.ids, split.train)
+    val_idx = _indices(dataset.ids, split.val)
+    test_idx = _indices(dataset.ids, split.test)
+    y = dataset.target_matrix(config.targets)
+    units = {t.name: t.unit for t in dataset.targets}
+    surrogate = GraphEnsembleSurrogate(
+        config.surrogate, config.targets, [units[t] for t in config.targets]
+    )
+    fit_idx = np.concatenate([train_idx, val_idx])
+    tracker = make_tracker(config.tracking, out_dir)
+    tracker.start_run(config.name, tags={"kind": "training", "dataset": config.dataset})
+    tracker.log_params(config.model_dump(mode="json"))
+    executor = make_executor(config.compute, progress=progress)
+    try:
+        fit_started = time.perf_counter()
+        report = surrogate.fit_graphs(
+            graphs.select(fit_idx),
+            y[fit_idx],
+            executor=executor,
+            val_indices=np.arange(len(train_idx), len(fit_idx)),
+            checkpoint_dir=out_dir / "checkpoints",
+        )
+        fit_seconds = time.perf_counter() - fit_started
+    finally:
+        executor.close()
+    for i, member in enumerate(report.members):
+        for epoch, (tl, vl) in enumerate(
+            zip(member.history["train_loss"], member.history["val_loss"], strict=True), 1
+        ):
+            tracker.log_metrics({f"member{i}_train_loss": tl, f"member{i}_val_loss": vl}, epoch)
+    parts = {"val": val_idx, "test": test_idx}
+    raw_metrics = evaluate_parts(surrogate, graphs, y, parts)
+    scales: dict[str, float] = {}
+    if config.recalibrate and len(val_idx) >= 2:
+        scales = surrogate.recalibrate(graphs.select(val_idx), y[val_idx])
+    metrics = evaluate_parts(surrogate, graphs, y, parts)
+    surrogate.save(out_dir)
+    shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
+    summary = {
+        "name": config.name,
+        "config": config.model_dump(mode="json"),
+        "split_sizes": {"train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
+        "metrics": metrics,
+        "metrics_before_recalibration": raw_metrics,
+        "std_scales": scales,
+        "epochs": [m.epochs for m in report.members],
+        "best_epochs": [m.best_epoch for m in report.members],
+        "fit_seconds": fit_seconds,
+        "total_seconds": time.perf_counter() - started,
+        "machine": _machine(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    (out_dir / TRAINING_FILE).write_text(json.dumps(summary, indent=1, default=float))
+    (out_dir / "MODEL_CARD.md").write_text(model_card(summary))
+    flat = {
+        f"{part}_{t}_{k}": v
+        for part, per_target in metrics.items()
+        for t, values in per_target.items()
+        for k, v in values.items()
+    }
+    tracker.log_metrics(flat, step=0)
+    tracker.log_artifact(out_dir / "surrogate.json", "model")
+    tracker.log_artifact(out_dir / "weights.pt", "model")
+    tracker.log_artifact(out_dir / "MODEL_CARD.md", "model")
+    tracker.end_run("FINISHED")
+    return summary
+
+
+def model_card(summary: dict[str, Any]) -> str:
+    """Render a model card (Markdown) from a ``training.json`` summary."""
+    cfg = summary["config"]
+    lines = [
+        f"# {summary['name']}",
+        "",
+        f"Deep ensemble of {cfg['surrogate']['n_members']} CGCNN-class graph networks "
+        f"trained on `{cfg['dataset']}` for {', '.join(cfg['targets'])}.",
+        "",
+        "## Data and split",
+        "",
+        f"- dataset card: `datasets/{cfg['dataset']}.yaml`",
+        f"- split: `datasets/splits/{cfg['dataset']}/{cfg['split']['name']}/` "
+        f"({cfg['split']['kind']}"
+        + (f", test fold {cfg['split']['fold']}" if cfg["split"]["kind"] == "kfold" else "")
+        + ")",
+        f"- sizes: train {summary['split_sizes']['train']}, validation "
+        f"{summary['split_sizes']['val']}, test {summary['split_sizes']['test']}",
+        "",
+        "## Hyper-parameters",
+        "",
+        "```yaml",
+        yaml.safe_dump(cfg["surrogate"], sort_keys=False).rstrip(),
+        "```",
+        "",
+        "## Metrics (after std recalibration on the validation split)",
+        "",
+        "| part | target | MAE | RMSE | R² | miscal. area | 90 % coverage | Spearman(|err|, std) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for part, per_target in summary["metrics"].items():
+        for target, m in per_target.items():
+            lines.append(
+                f"| {part} | {target} | {m['mae']:.4g} | {m['rmse']:.4g} | {m['r2']:.3f} | "
+                f"{m.get('miscalibration_area', float('nan')):.3f} | "
+                f"{m.get('coverage_90', float('nan')):.3f} | "
+                f"{m.get('spearman_err_std', float('nan')):.3f} |"
+            )
+    lines += [
+        "",
+        f"Std scales (recalibration): {summary['std_scales'] or 'none'}",
+        "",
+        "## Training",
+        "",
+        f"- epochs per member: {summary['epochs']} (best: {summary['best_epochs']})",
+        f"- fit time: {summary['fit_seconds'] / 60:.1f} min; job total "
+        f"{summary['total_seconds'] / 60:.1f} min; date {summary['date']}",
+        f"- machine: {summary['machine']}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate_model(model_dir: str | Path, part: str = "test") -> dict[str, dict[str, float]]:
+    """Metrics of a trained model on a part of the split it was trained with."""
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+    model_dir = Path(model_dir)
+    info_path = model_dir / TRAINING_FILE
+    if not info_path.exists():
+        raise SurrogateError(f"{info_path} not found: the model was not made by `train`")
+    config = TrainJobConfig.model_validate(json.loads(info_path.read_text())["config"])
+    surrogate = GraphEnsembleSurrogate.load(model_dir)
+    dataset, graphs = _dataset_and_graphs(
+        config.dataset, config.targets, surrogate.config.graph, False
+    )
+    split = resolve_split(config.dataset, config.split, config.max_train)
+    ids = {"train": split.train, "val": split.val, "test": split.test}
+    if part not in ids:
+        raise ConfigError(f"unknown split part {part!r}; use train, val or test")
+    idx = _indices(dataset.ids, ids[part])
+    return evaluate_parts(surrogate, graphs, dataset.target_matrix(config.targets), {part: idx})[
+        part
+    ]
+
+
+def read_structure_file(path: Path):  # type: ignore[no-untyped-def]
+    """Read one structure from CIF, POSCAR/CONTCAR or extended XYZ (first frame)."""
+    import warnings
+
+    from pymatgen.core import Structure
+
+    name = path.name.lower()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if name.endswith((".xyz", ".extxyz")):
+            from ase.io import read
+            from pymatgen.io.ase import AseAtomsAdaptor
+
+            atoms = read(str(path), index=0, format="extxyz")
+            return AseAtomsAdaptor.get_structure(atoms)
+        return Structure.from_file(str(path))
+
+
+def predict_files(model_dir: str | Path, files: Sequence[str | Path]):  # type: ignore[no-untyped-def]
+    """Predict structures from files; unreadable files are reported and skipped.
+
+    Returns:
+        ``(table, errors)``: a DataFrame with ``file, formula`` and ``<target>_mean``,
+        ``<target>_std`` per target, and a list of ``(file, reason)``.
+    """
+    import pandas as pd
+
+    from materials_ai.graphs.builder import build_graphs
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+    surrogate = GraphEnsembleSurrogate.load(model_dir)
+    structures, names, errors = [], [], []
+    for f in files:
+        path = Path(f)
+        try:
+            structure = read_structure_file(path)
+            build_graphs([structure], [str(path)], surrogate.config.graph)
+        except Exception as error:  # any reader or graph failure: report the file
+            errors.append((str(path), f"{type(error).__name__}: {error}"))
+            continue
+        structures.append(structure)
+        names.append(str(path))
+    rows: dict[str, list[Any]] = {
+        "file": names,
+        "formula": [s.composition.reduced_formula for s in structures],
+    }
+    if structures:
+        graphs = build_graphs(structures, names, surrogate.config.graph)
+        prediction = surrogate.predict_graphs(graphs)
+        for j, t in enumerate(surrogate.target_names):
+            rows[f"{t}_mean"] = prediction.mean[:, j].tolist()
+            rows[f"{t}_std"] = prediction.std[:, j].tolist()
+    return pd.DataFrame(rows), errors
