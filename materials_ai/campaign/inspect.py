@@ -1,26 +1,39 @@
-"""Read-only views of a run directory: status and export."""
+"""Read-only views of a run directory: status, the latest ranked list, structures, export."""
 
 from __future__ import annotations
 
 import json
-import shutil
+import logging
+import re
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from materials_ai.campaign.config import load_workflow
 from materials_ai.campaign.state import load_state
-from materials_ai.errors import CampaignError
+from materials_ai.errors import CampaignError, MaterialsAIError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pymatgen.core import Structure
+
+logger = logging.getLogger(__name__)
 
 
 def campaign_status(run_dir: str | Path) -> dict[str, Any]:
     """Summarise a campaign without loading data or models.
 
     Returns:
-        Keys ``name, iteration, completed, done, oracle_calls, pending, targets, metrics``.
+        Keys ``name, iteration, completed, done, oracle_calls, pending, targets, metrics,
+        observations_by_fidelity``.
     """
     run_dir = Path(run_dir)
     state = load_state(run_dir)
     config = load_workflow(run_dir / "workflow.yaml")
+    by_fidelity: dict[str, int] = {}
+    for record in state.observations:
+        fidelity = str(record.observation.get("fidelity", ""))
+        by_fidelity[fidelity] = by_fidelity.get(fidelity, 0) + 1
     return {
         "name": config.name,
         "iteration": state.iteration,
@@ -30,11 +43,13 @@ def campaign_status(run_dir: str | Path) -> dict[str, Any]:
         "pending": len(state.pending),
         "targets": list(config.targets),
         "metrics": state.metrics,
+        "observations_by_fidelity": by_fidelity,
     }
 
 
 def latest_output_dir(run_dir: Path) -> Path:
     """The folder of the most recent ranked list (``final/`` once finished)."""
+    run_dir = Path(run_dir)
     final = run_dir / "final"
     if (final / "ranked_candidates.csv").exists():
         return final
@@ -44,30 +59,151 @@ def latest_output_dir(run_dir: Path) -> Path:
     return iterations[-1]
 
 
-def export_campaign(
-    run_dir: str | Path, out_dir: str | Path | None = None, top: int = 50
-) -> dict[str, Path]:
-    """Copy the latest ranked list (top ``top`` rows) and its CIFs into ``out_dir``.
+def latest_ranked_list(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any], Path]:
+    """The latest ranked list of a run.
 
     Returns:
-        Paths written: ``csv``, ``json``, ``cifs``.
+        ``(table, payload, folder)``: the CSV as a DataFrame, the JSON payload without its
+        ``candidates`` (``schema_version``, ``metadata``, ``target_units``) and the folder
+        that holds both and ``cifs/``.
+
+    Raises:
+        CampaignError: If no iteration has been recorded yet.
     """
     import pandas as pd
 
+    folder = latest_output_dir(Path(run_dir))
+    table = pd.read_csv(folder / "ranked_candidates.csv", dtype={"id": str})
+    payload = json.loads((folder / "ranked_candidates.json").read_text())
+    payload.pop("candidates", None)
+    return table, payload, folder
+
+
+def _cif_index(cif_dir: Path) -> dict[str, Path]:
+    """Map the ``<id>_<formula>`` part of ``<rank>_<id>_<formula>.cif`` names to files."""
+    out: dict[str, Path] = {}
+    for path in sorted(cif_dir.glob("*.cif")):
+        match = re.match(r"^\d+_(.+)\.cif$", path.name)
+        if match:
+            out[match.group(1)] = path
+    return out
+
+
+def candidate_structures(
+    run_dir: str | Path,
+    ids: Sequence[str],
+    *,
+    formulas: Sequence[str] | None = None,
+    load_pool: bool = True,
+) -> dict[str, Structure]:
+    """Structures of the candidates ``ids`` of a run.
+
+    The ranked lists' CIFs (``final/cifs``, ``iterations/*/cifs``) are read first; the
+    remaining ids are looked up in the campaign's pool, which loads the dataset named by
+    the run's workflow (from ``MATERIALS_AI_DATA_DIR``) when ``load_pool`` is true. Ids
+    found nowhere are left out of the result (the caller decides whether that is an error).
+
+    Args:
+        run_dir: The run directory.
+        ids: Candidate ids.
+        formulas: Reduced formula of each id (as in the ranked list), used to match CIF
+            file names; without it only the pool is searched.
+        load_pool: Load the dataset for ids without a CIF.
+    """
+    from pymatgen.core import Structure
+
+    from materials_ai.report.ranked import cif_stem
+
     run_dir = Path(run_dir)
-    load_state(run_dir)  # fails clearly on a non-campaign folder
-    source = latest_output_dir(run_dir)
+    found: dict[str, Structure] = {}
+    if formulas is not None:
+        folders = [
+            run_dir / "final" / "cifs",
+            *sorted((run_dir / "iterations").glob("iter_*/cifs"), reverse=True),
+        ]
+        indices = [_cif_index(f) for f in folders if f.is_dir()]
+        for cid, formula in zip(ids, formulas, strict=True):
+            key = cif_stem(cid, formula)
+            for index in indices:
+                if key in index:
+                    try:
+                        found[cid] = Structure.from_file(str(index[key]))
+                    except Exception as error:  # a damaged CIF: try the pool instead
+                        logger.warning("cannot read %s: %s", index[key], error)
+                        continue
+                    break
+    missing = [cid for cid in ids if cid not in found]
+    if missing and load_pool:
+        from materials_ai.campaign.loop import Campaign
+
+        try:
+            dataset = Campaign.resume(run_dir)._load_dataset()
+        except MaterialsAIError as error:
+            logger.warning(
+                "structures of %d candidates unavailable (pool not loadable: %s)",
+                len(missing),
+                error,
+            )
+            return found
+        wanted = set(missing)
+        for record in dataset.records:
+            if record.id in wanted:
+                found[record.id] = record.structure
+    return found
+
+
+def pool_size(run_dir: str | Path) -> int | None:
+    """Number of candidates in the campaign's pool, without loading the data.
+
+    Taken from the metrics (``pool_size``) when the loop records it, otherwise from the
+    dataset card's row count, the workflow's ``limit`` / ``sample_size`` and the rows the
+    run skipped (``skipped_rows.csv``). None when the card cannot be found.
+    """
+    run_dir = Path(run_dir)
+    state = load_state(run_dir)
+    for metrics in reversed(state.metrics):
+        if "pool_size" in metrics:
+            return int(metrics["pool_size"])
+    config = load_workflow(run_dir / "workflow.yaml")
+    try:
+        from materials_ai.data.registry import get_card
+
+        n_rows = get_card(config.data.dataset).rows
+    except MaterialsAIError:
+        return None
+    if config.data.limit is not None:
+        n_rows = min(n_rows, config.data.limit)
+    if config.data.sample_size is not None:
+        n_rows = min(n_rows, config.data.sample_size)
+    skipped = run_dir / "skipped_rows.csv"
+    if skipped.exists():
+        import pandas as pd
+
+        n_rows -= len(pd.read_csv(skipped))
+    return n_rows
+
+
+def export_campaign(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    top: int = 50,
+    *,
+    lang: str = "en",
+) -> dict[str, Path]:
+    """Write the lab hand-off bundle of a campaign (see :mod:`materials_ai.report.bundle`).
+
+    Args:
+        run_dir: The run directory.
+        out_dir: Bundle folder (default ``RUN_DIR/export``).
+        top: Candidates to hand off (best first).
+        lang: Language of the lab README and the report (``en`` or ``es``).
+
+    Returns:
+        Paths written: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``,
+        ``template``.
+    """
+    from materials_ai.report.bundle import write_bundle
+
+    run_dir = Path(run_dir)
     out = Path(out_dir) if out_dir is not None else run_dir / "export"
-    out.mkdir(parents=True, exist_ok=True)
-    table = pd.read_csv(source / "ranked_candidates.csv").head(top)
-    table.to_csv(out / "candidates.csv", index=False)
-    payload = json.loads((source / "ranked_candidates.json").read_text())
-    payload["candidates"] = payload["candidates"][:top]
-    (out / "candidates.json").write_text(json.dumps(payload, indent=1))
-    cif_out = out / "cifs"
-    cif_out.mkdir(exist_ok=True)
-    keep = {str(r) for r in table["rank"]}
-    for cif in sorted((source / "cifs").glob("*.cif")):
-        if str(int(cif.name.split("_", 1)[0])) in keep:
-            shutil.copy2(cif, cif_out / cif.name)
-    return {"csv": out / "candidates.csv", "json": out / "candidates.json", "cifs": cif_out}
+    return write_bundle(run_dir, out, top=top, lang=lang)

@@ -144,6 +144,7 @@ class Campaign:
         # Filled by _prepare():
         self.pool: list[Candidate] = []
         self.index_of: dict[str, int] = {}
+        self.chemsys_codes: np.ndarray | None = None
         self.graphs: PackedGraphs | None = None
         self.oracle: ReplayOracle | None = None
         self.surrogate: GraphEnsembleSurrogate | None = None
@@ -275,6 +276,10 @@ class Campaign:
             )
         self.pool = [r.as_candidate(source=dataset.name) for r in dataset.records]
         self.index_of = {c.id: i for i, c in enumerate(self.pool)}
+        chemsys = [
+            "-".join(sorted(str(e) for e in c.structure.composition.elements)) for c in self.pool
+        ]
+        self.chemsys_codes = np.unique(chemsys, return_inverse=True)[1].astype(np.int64)
         self.target_units = {t.name: t.unit for t in dataset.targets}
         self.oracle = ReplayOracle.from_dataset(dataset)
         # Tickets issued before an interruption stay collectable after it.
@@ -300,12 +305,15 @@ class Campaign:
 
     def stages_of(self, iteration: int) -> tuple[Stage, ...]:
         """The stages iteration ``iteration`` runs."""
+        uses_model = self.config.acquisition.strategy != "random"
         if iteration == 0:
             return (Stage.SEED,)
         if iteration == self.state.final_iteration:
-            if self.config.loop.final_retrain:
+            if self.config.loop.final_retrain and uses_model:
                 return (Stage.COLLECT, Stage.TRAIN, Stage.SCORE, Stage.RECORD)
             return (Stage.COLLECT, Stage.RECORD)
+        if not uses_model:  # a random baseline needs no surrogate
+            return (Stage.COLLECT, Stage.SELECT, Stage.SUBMIT, Stage.RECORD)
         return SELECTION_STAGES
 
     def _is_final_iteration(self) -> bool:
@@ -410,7 +418,8 @@ class Campaign:
         for record in self.state.observations:
             obs = record.observation
             if obs["ok"] and obs["candidate_id"] in self.index_of:
-                latest[obs["candidate_id"]] = obs["values"]
+                # Later observations override per target (a lab value keeps the rest).
+                latest.setdefault(obs["candidate_id"], {}).update(obs["values"])
         ids = sorted(latest, key=lambda i: self.index_of[i])
         indices = np.array([self.index_of[i] for i in ids], dtype=np.int64)
         y = np.array(
@@ -449,7 +458,9 @@ class Campaign:
 
     def _stage_score(self) -> None:
         assert self.surrogate is not None and self.graphs is not None
-        prediction = self.surrogate.predict_graphs(self.graphs)
+        # Partitions of the pool on the executor, weights scattered once; the result is
+        # bit-identical to predict_graphs without an executor (see surrogates/scoring.py).
+        prediction = self.surrogate.predict_graphs(self.graphs, executor=self.executor)
         assert prediction.samples is not None
         path = self._scores_path()
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -478,7 +489,10 @@ class Campaign:
     def _stage_select(self) -> None:
         from materials_ai.acquisition.select import select_batch
 
-        samples, _ = self._load_scores()
+        if self.state.scores_file:
+            samples, _ = self._load_scores()
+        else:  # random baseline: no model, no scores
+            samples = np.empty((0, len(self.pool), len(self.config.targets)))
         requested = self.state.requested_ids()
         available = np.array(
             [i for i, c in enumerate(self.pool) if c.id not in requested], dtype=np.int64
@@ -487,7 +501,7 @@ class Campaign:
         cap = self.config.loop.max_oracle_calls
         if cap is not None:
             q = min(q, cap - self.state.oracle_calls)
-        _, y = self._training_data()
+        labelled, y = self._training_data()
         selection = select_batch(
             samples,
             self.objective,
@@ -495,12 +509,15 @@ class Campaign:
             q,
             available=available,
             observed_values=y,
+            observed_indices=labelled,
+            groups=self.chemsys_codes,
             seed=_seed(self.config.seed, self.state.iteration, 1),
         )
-        path = self.run_dir / self.state.scores_file  # type: ignore[operator]
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, samples=samples, acquisition=selection.candidate_values)
-        tmp.replace(path)
+        if self.state.scores_file:
+            path = self.run_dir / self.state.scores_file
+            tmp = path.with_name(path.stem + ".tmp.npz")
+            np.savez(tmp, samples=samples, acquisition=selection.candidate_values)
+            tmp.replace(path)
         self.state.selections.append(
             SelectionRecord(
                 iteration=self.state.iteration,
@@ -512,13 +529,17 @@ class Campaign:
                 predicted_mean={
                     t: samples[:, selection.indices, j].mean(axis=0).tolist()
                     for j, t in enumerate(self.config.targets)
-                },
+                }
+                if len(samples)
+                else {},
                 predicted_std={
                     t: samples[:, selection.indices, j].std(axis=0, ddof=1).tolist()
                     if samples.shape[0] > 1
                     else [0.0] * len(selection.indices)
                     for j, t in enumerate(self.config.targets)
-                },
+                }
+                if len(samples)
+                else {},
             )
         )
 
@@ -607,7 +628,7 @@ class Campaign:
         for record in self.state.observations:
             obs = record.observation
             if obs["ok"]:
-                observed[obs["candidate_id"]] = obs["values"]
+                observed.setdefault(obs["candidate_id"], {}).update(obs["values"])
         return observed
 
     def targets_found(self) -> int:

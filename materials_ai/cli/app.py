@@ -30,6 +30,10 @@ campaign_app = typer.Typer(
 datasets_app = typer.Typer(help="Inspect and verify the dataset registry.", no_args_is_help=True)
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(datasets_app, name="datasets")
+benchmark_app = typer.Typer(
+    help="Retrospective benchmarks of discovery strategies.", no_args_is_help=True
+)
+app.add_typer(benchmark_app, name="benchmark")
 
 console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
@@ -173,16 +177,84 @@ def campaign_export(
         Path | None, typer.Option(help="Output folder (default RUN_DIR/export).")
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates to export.")] = 50,
+    lang: Annotated[str, typer.Option(help="Language of README.txt and report: en, es.")] = "en",
 ) -> None:
-    """Write the latest ranked list and the top candidates' CIFs to a folder."""
+    """Write the lab hand-off bundle: candidates (CSV/JSON + schema), CIFs, report, README."""
     from materials_ai.campaign.inspect import export_campaign
 
     try:
-        paths = export_campaign(run_dir, out_dir=out, top=top)
+        paths = export_campaign(run_dir, out_dir=out, top=top, lang=lang)
     except MaterialsAIError as error:
         _fail(error)
     for key, path in paths.items():
         console.print(f"{key}: {path}")
+
+
+@campaign_app.command("ingest")
+def campaign_ingest(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    results: Annotated[Path, typer.Argument(help="Lab results CSV (results_template.csv).")],
+    dry_run: Annotated[bool, typer.Option(help="Validate only; change nothing.")] = False,
+) -> None:
+    """Add lab results as observations of fidelity "experiment".
+
+    Rows with problems are listed (row number, column, reason) and left out; the valid rows
+    are kept. Exit code 0: every row accepted; 1: some rows rejected (the valid ones were
+    added); 2: the file as a whole is unusable (nothing added).
+    """
+    from materials_ai.campaign.ingest import ingest_results
+
+    try:
+        report = ingest_results(run_dir, results, dry_run=dry_run)
+    except MaterialsAIError as error:
+        _fail(error)
+    failed = sum(1 for o in report.observations if not o.ok)
+    verb = "would add" if dry_run else "added"
+    console.print(
+        f"{results}: {verb} {len(report.observations)} experiment observation(s) "
+        f"({report.n_measured} measured, {failed} failed synthesis or impure phase); "
+        f"columns {report.columns or '{}'}"
+    )
+    for skipped in report.skipped:
+        console.print(f"  [dim]skipped[/] {skipped}")
+    if report.rejected:
+        err_console.print(
+            f"[bold yellow]{len(report.rejected_rows)} row(s) rejected:[/] "
+            + ", ".join(str(r) for r in report.rejected_rows)
+        )
+        for problem in report.rejected:
+            err_console.print(f"  [yellow]rejected[/] {problem}")
+    if report.observations and not dry_run:
+        if report.campaign_done:
+            console.print(
+                "note: this campaign has finished; the observations are stored in its state, "
+                "but a finished campaign does not retrain when resumed."
+            )
+        else:
+            console.print(
+                f"the next training stage uses them: materials-ai campaign resume {run_dir}"
+            )
+    if report.rejected:
+        raise typer.Exit(code=1)
+
+
+@app.command("report")
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    lang: Annotated[str, typer.Option(help="Language: en or es.")] = "en",
+    out: Annotated[
+        Path | None, typer.Option(help="HTML file (default RUN_DIR/report.html).")
+    ] = None,
+    top: Annotated[int, typer.Option(help="Ranked candidates shown.")] = 25,
+) -> None:
+    """Write a self-contained HTML report of a campaign (plots embedded, opens offline)."""
+    from materials_ai.report.html import write_report
+
+    try:
+        path = write_report(run_dir, out, lang=lang, top=top)
+    except MaterialsAIError as error:
+        _fail(error)
+    console.print(f"report: {path}")
 
 
 @datasets_app.command("list")
@@ -299,6 +371,78 @@ def predict(
         console.print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if errors and table.empty:
         raise typer.Exit(code=1)
+
+
+@benchmark_app.command("replay")
+def benchmark_replay(
+    workflow: Annotated[Path, typer.Argument(help="Workflow YAML (replay oracle).")],
+    strategies: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated: random,greedy,qucb,qlogei,thompson,constrained,qnehvi."
+        ),
+    ] = "random,qucb",
+    seeds: Annotated[int, typer.Option(help="Seeds per strategy (0 .. N-1).")] = 5,
+    budget: Annotated[int, typer.Option(help="Oracle calls per run.")] = 1000,
+    out: Annotated[Path, typer.Option(help="Folder for runs and results.")] = Path(
+        "runs/benchmark"
+    ),
+    compute: Annotated[
+        Path | None, typer.Option(help="Compute config: run campaigns in parallel on Dask.")
+    ] = None,
+) -> None:
+    """Replay campaigns per strategy and seed; report calls to find 25/50/100 % of targets."""
+    from materials_ai.campaign.benchmark import plot_discovery_curves, replay_benchmark
+    from materials_ai.campaign.config import load_workflow
+
+    try:
+        config = load_workflow(workflow)
+        executor = None
+        if compute is not None:
+            from materials_ai.compute import load_compute_config, make_executor
+
+            executor = make_executor(load_compute_config(compute))
+        try:
+            result = replay_benchmark(
+                config,
+                [s.strip() for s in strategies.split(",") if s.strip()],
+                list(range(seeds)),
+                out,
+                budget=budget,
+                executor=executor,
+            )
+        finally:
+            if executor is not None:
+                executor.close()
+    except MaterialsAIError as error:
+        _fail(error)
+    plot = plot_discovery_curves(result, out / "discovery_curves.png")
+    table = Table(
+        "strategy",
+        "median calls 25 %",
+        "median calls 50 %",
+        "median calls 100 %",
+        "median found at budget",
+    )
+    expected = result["random_expected"]
+    table.add_row(
+        "random (expected)",
+        *(f"{expected[k]:.0f}" for k in ("0.25", "0.5", "1")),
+        f"{budget * result['targets_total'] / result['pool_size']:.1f}",
+    )
+    for strategy, row in result["summary"].items():
+        table.add_row(
+            strategy,
+            *(
+                "> budget"
+                if row[f"median_calls_to_{k}"] is None
+                else f"{row[f'median_calls_to_{k}']:.0f}"
+                for k in ("0.25", "0.5", "1")
+            ),
+            f"{row['median_found_at_budget']:.1f}",
+        )
+    console.print(table)
+    console.print(f"results: {out / 'results.json'}; plot: {plot}")
 
 
 def main() -> None:

@@ -87,12 +87,22 @@ def structure_to_arrays(
     return z, edge_index, distances.astype(np.float32)
 
 
+def site_features(structure: Structure, config: GraphConfig) -> np.ndarray | None:
+    """Extra atom features asked for by ``config.site_features`` (`n x f`), or None."""
+    if not config.site_features:
+        return None
+    from materials_ai.graphs.oxidation import site_oxidation_features
+
+    return site_oxidation_features(structure)
+
+
 def _build_chunk(args: tuple[Sequence[Structure], Sequence[str], GraphConfig]) -> PackedGraphs:
     structures, ids, config = args
-    return PackedGraphs.from_arrays(
-        [structure_to_arrays(s, config, i) for s, i in zip(structures, ids, strict=True)],
-        ids=list(ids),
-    )
+    arrays = [structure_to_arrays(s, config, i) for s, i in zip(structures, ids, strict=True)]
+    features = None
+    if config.site_features:
+        features = [site_features(s, config) for s in structures]
+    return PackedGraphs.from_arrays(arrays, ids=list(ids), node_features=features)  # type: ignore[arg-type]
 
 
 def build_graphs(

@@ -23,6 +23,9 @@ class GraphConfig(BaseModel):
             Either way no graph ever carries an atom with an undefined neighbourhood.
         expansion_factor: Growth of the cutoff per retry under ``"expand"``.
         max_cutoff_angstrom: Largest cutoff tried under ``"expand"`` (Å).
+        site_features: Extra per-atom features to compute: ``"oxidation"`` adds the
+            guessed oxidation state, the valence electrons left and a charge-balance flag
+            (:mod:`materials_ai.graphs.oxidation`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -32,12 +35,20 @@ class GraphConfig(BaseModel):
     isolated_atom_policy: Literal["expand", "error"] = "expand"
     expansion_factor: float = Field(1.5, gt=1.0)
     max_cutoff_angstrom: float = Field(12.0, gt=0.5, le=30.0)
+    site_features: tuple[Literal["oxidation"], ...] = ()
 
     @model_validator(mode="after")
     def _check_cutoffs(self) -> GraphConfig:
         if self.max_cutoff_angstrom < self.cutoff_angstrom:
             raise ValueError("max_cutoff_angstrom must be >= cutoff_angstrom")
         return self
+
+    @property
+    def n_site_features(self) -> int:
+        """Width of the extra atom features these settings produce."""
+        from materials_ai.graphs.oxidation import SITE_FEATURE_NAMES
+
+        return len(SITE_FEATURE_NAMES) * ("oxidation" in self.site_features)
 
     def fingerprint(self) -> str:
         """Return a short stable hash of the settings (used in cache keys)."""

@@ -40,6 +40,8 @@ class PackedGraphs:
         node_ptr: `g + 1` int64 offsets of each graph's atoms in ``z``.
         edge_ptr: `g + 1` int64 offsets of each graph's edges.
         ids: `g` identifiers.
+        node_features: Optional extra atom features, `N x f` float32 (e.g. oxidation
+            states, see :mod:`materials_ai.graphs.oxidation`).
     """
 
     z: np.ndarray
@@ -48,6 +50,7 @@ class PackedGraphs:
     node_ptr: np.ndarray
     edge_ptr: np.ndarray
     ids: tuple[str, ...]
+    node_features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -77,13 +80,25 @@ class PackedGraphs:
 
     @classmethod
     def from_arrays(
-        cls, graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]], ids: Sequence[str]
+        cls,
+        graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+        ids: Sequence[str],
+        node_features: Sequence[np.ndarray] | None = None,
     ) -> PackedGraphs:
-        """Pack ``(z, edge_index, edge_dist)`` triples (see ``structure_to_arrays``)."""
+        """Pack ``(z, edge_index, edge_dist)`` triples (see ``structure_to_arrays``).
+
+        Args:
+            graphs: One triple per graph.
+            ids: One id per graph.
+            node_features: Optionally one `n_i x f` array per graph.
+        """
         if len(graphs) != len(ids):
             raise ValueError(f"{len(graphs)} graphs but {len(ids)} ids")
         if not graphs:
             return cls.empty()
+        features = None
+        if node_features is not None:
+            features = np.concatenate(list(node_features)).astype(np.float32)
         n_nodes = np.array([len(g[0]) for g in graphs], dtype=np.int64)
         n_edges = np.array([g[1].shape[1] for g in graphs], dtype=np.int64)
         return cls(
@@ -93,6 +108,7 @@ class PackedGraphs:
             node_ptr=np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64),
             edge_ptr=np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
             ids=tuple(str(i) for i in ids),
+            node_features=features,
         )
 
     @classmethod
@@ -101,6 +117,9 @@ class PackedGraphs:
         parts = [p for p in parts if len(p)]
         if not parts:
             return cls.empty()
+        with_features = [p.node_features is not None for p in parts]
+        if any(with_features) and not all(with_features):
+            raise ValueError("cannot concatenate pools with and without node features")
         node_off = np.cumsum([0] + [len(p.z) for p in parts[:-1]])
         edge_off = np.cumsum([0] + [p.edge_index.shape[1] for p in parts[:-1]])
         return cls(
@@ -114,6 +133,9 @@ class PackedGraphs:
                 [[0]] + [p.edge_ptr[1:] + off for p, off in zip(parts, edge_off, strict=True)]
             ).astype(np.int64),
             ids=tuple(i for p in parts for i in p.ids),
+            node_features=np.concatenate([p.node_features for p in parts])  # type: ignore[misc]
+            if all(with_features)
+            else None,
         )
 
     def _gather(
@@ -136,6 +158,7 @@ class PackedGraphs:
             node_ptr=np.concatenate([[0], np.cumsum(n_nodes)]).astype(np.int64),
             edge_ptr=np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
             ids=tuple(self.ids[i] for i in indices),
+            node_features=None if self.node_features is None else self.node_features[node_sel],
         )
 
     def to_batch(self, indices: Sequence[int] | np.ndarray | None = None) -> Data:
@@ -159,6 +182,9 @@ class PackedGraphs:
         edge_shift = np.repeat(new_node_start, n_edges)
         edge_index = self.edge_index[:, edge_sel] + edge_shift
         batch = np.repeat(np.arange(len(indices), dtype=np.int64), n_nodes)
+        extra = {}
+        if self.node_features is not None:
+            extra["node_features"] = torch.from_numpy(self.node_features[node_sel])
         return Data(
             z=torch.from_numpy(self.z[node_sel]),
             edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
@@ -166,6 +192,7 @@ class PackedGraphs:
             batch=torch.from_numpy(batch),
             num_graphs=len(indices),
             num_nodes=int(n_nodes.sum()),
+            **extra,
         )
 
     def save(self, path: str | Path) -> None:
@@ -182,6 +209,7 @@ class PackedGraphs:
                 node_ptr=self.node_ptr,
                 edge_ptr=self.edge_ptr,
                 ids=np.array(self.ids, dtype=np.str_),
+                **({} if self.node_features is None else {"node_features": self.node_features}),
             )
         os.replace(tmp, path)
 
@@ -196,4 +224,5 @@ class PackedGraphs:
                 node_ptr=data["node_ptr"],
                 edge_ptr=data["edge_ptr"],
                 ids=tuple(str(i) for i in data["ids"]),
+                node_features=data["node_features"] if "node_features" in data else None,
             )

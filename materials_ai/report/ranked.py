@@ -144,6 +144,16 @@ def _safe_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
+def cif_stem(candidate_id: str, formula: str) -> str:
+    """The ``<id>_<formula>`` part of a candidate's CIF file name (unsafe characters → ``_``)."""
+    return f"{_safe_name(str(candidate_id))}_{_safe_name(str(formula))}"
+
+
+def cif_file_name(rank: int, candidate_id: str, formula: str) -> str:
+    """CIF file name of a ranked candidate: ``<rank:03d>_<id>_<formula>.cif``."""
+    return f"{int(rank):03d}_{cif_stem(candidate_id, formula)}.cif"
+
+
 def _json_value(value: Any) -> Any:
     if isinstance(value, float | np.floating):
         return None if not math.isfinite(float(value)) else float(value)
@@ -203,8 +213,6 @@ def write_ranked_list(
             writer = CifWriter(structure, symprec=0.1)
         except Exception:  # symmetry detection can fail on odd cells; write P1 then
             writer = CifWriter(structure)
-        name = (
-            f"{int(row['rank']):03d}_{_safe_name(str(row['id']))}_{_safe_name(row['formula'])}.cif"
-        )
+        name = cif_file_name(int(row["rank"]), str(row["id"]), str(row["formula"]))
         writer.write_file(str(cif_dir / name))
     return {"csv": csv_path, "json": json_path, "cifs": cif_dir}

@@ -87,19 +87,30 @@ class CGCNN(nn.Module):
         config: Architecture settings.
         n_targets: Outputs ``t`` (one per target, standardised units).
         cutoff_angstrom: Upper end of the distance expansion (Å).
+        n_site_features: Width of extra per-atom features (``data.node_features``).
     """
 
     element_features: torch.Tensor
     y_mean: torch.Tensor
     y_std: torch.Tensor
 
-    def __init__(self, config: CGCNNConfig, n_targets: int, cutoff_angstrom: float) -> None:
+    def __init__(
+        self,
+        config: CGCNNConfig,
+        n_targets: int,
+        cutoff_angstrom: float,
+        n_site_features: int = 0,
+    ) -> None:
         super().__init__()
         table = torch.tensor(element_feature_table())
         self.register_buffer("element_features", table)
         dim = config.embedding_dim
         self.embedding = nn.Embedding(MAX_Z + 1, dim)
         self.descriptor_projection = nn.Linear(table.shape[1], dim)
+        self.n_site_features = n_site_features
+        self.site_projection = (
+            nn.Linear(n_site_features, dim) if n_site_features > 0 else None
+        )
         self.expansion = GaussianDistanceExpansion(cutoff_angstrom, config.n_gaussians)
         self.convs = nn.ModuleList(
             [GatedConv(dim, config.n_gaussians) for _ in range(config.n_conv)]
@@ -122,6 +133,14 @@ class CGCNN(nn.Module):
         if int(z.max()) > MAX_Z:
             raise ValueError(f"atomic number {int(z.max())} above the supported {MAX_Z}")
         x = self.embedding(z) + self.descriptor_projection(self.element_features[z])
+        if self.site_projection is not None:
+            features = getattr(data, "node_features", None)
+            if features is None or features.shape[-1] != self.n_site_features:
+                raise ValueError(
+                    f"the model expects {self.n_site_features} site features per atom; build "
+                    "the graphs with the same GraphConfig.site_features it was trained with"
+                )
+            x = x + self.site_projection(features)
         edge_attr = self.expansion(data.edge_dist)
         for conv in self.convs:
             x = conv(x, data.edge_index, edge_attr)

@@ -60,7 +60,12 @@ def _save_checkpoint(path: Path, payload: dict[str, object]) -> None:
 
 def build_model(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
     """Create an untrained member network."""
-    return CGCNN(model_config, n_targets=n_targets, cutoff_angstrom=graph_config.cutoff_angstrom)
+    return CGCNN(
+        model_config,
+        n_targets=n_targets,
+        cutoff_angstrom=graph_config.cutoff_angstrom,
+        n_site_features=graph_config.n_site_features,
+    )
 
 
 def split_indices(n: int, config: TrainingConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +229,10 @@ def train_member(
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         scheduler.step(val_loss)
+        logger.info(
+            "seed %d epoch %d/%d: train loss %.4f, val loss %.4f, lr %.2e",
+            seed, epoch, max_epochs, train_loss, val_loss, optimizer.param_groups[0]["lr"],
+        )
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)
         if val_loss < best_val - 1e-6:

@@ -13,7 +13,7 @@ from materials_ai.acquisition.select import BatchSelection, select_batch
 from materials_ai.errors import AcquisitionError
 from materials_ai.testing.models import one_best_per_member_samples
 
-STRATEGIES = ("random", "greedy", "qucb", "qlogei")
+STRATEGIES = ("random", "greedy", "qucb", "qlogei", "thompson", "constrained")
 
 #: One target ``y`` with criterion ``y >= 0`` (scale 1): the desirability is ``y`` itself.
 IDENTITY = DesirabilityObjective(ObjectiveConfig(criteria=[Criterion(target="y", min=0.0)]), ["y"])
@@ -92,9 +92,10 @@ def test_out_of_range_available_raises(bad: list[int]) -> None:
 
 def test_unknown_strategy_raises() -> None:
     config = AcquisitionConfig.model_construct(
-        strategy="thompson", beta=2.0, best_f="threshold", max_batch_size=10
+        strategy="simulated_annealing", beta=2.0, best_f="threshold", max_batch_size=10,
+        max_per_chemsys=None, objectives=[], qnehvi_shortlist=500,
     )
-    with pytest.raises(AcquisitionError, match="unknown acquisition strategy 'thompson'"):
+    with pytest.raises(AcquisitionError, match="unknown acquisition strategy 'simulated_annealing'"):
         select_batch(_pool(), IDENTITY, config, 2, available=np.arange(30))
 
 

@@ -1,0 +1,572 @@
+"""Laboratory results back into a campaign: validate a results file, add observations.
+
+A lab returns a CSV file (``results_template.csv`` of the hand-off bundle, filled in)::
+
+    id,measured_band_gap_eV,phase_pure,synthesized,notes
+    perov_5323,2.41,yes,yes,Tauc plot of diffuse reflectance
+    perov_12035,,no,yes,second phase (SnO2) by XRD
+    perov_901,,,no,did not form at 1200 C
+
+Results schema (version :data:`RESULTS_SCHEMA_VERSION`), documented for labs in
+``docs/lab_handoff.md``:
+
+* ``id`` (required): a candidate of this campaign (an id of one of its ranked lists,
+  selections or observations).
+* ``measured_<target>_<unit>``: a measured value of campaign target ``<target>`` in the
+  unit ``<unit>``, written as in :func:`unit_token` (``eV``, ``eV_per_atom``). The unit must
+  be the target's unit: a column with another unit (``measured_band_gap_meV``) or naming
+  no target of the campaign is an error for the whole file, since its values cannot be
+  read safely. Values must be numbers inside :data:`PLAUSIBLE_RANGES` (finite numbers for
+  targets without a range).
+* ``phase_pure``, ``synthesized``: ``yes``/``no`` (also ``y``/``n``, ``true``/``false``,
+  ``1``/``0``, ``sí``/``si``); empty means not reported.
+* ``notes``: free text.
+* Other columns are kept verbatim in each observation's provenance.
+
+Rows are validated one by one. A row is rejected, with its row number (as a spreadsheet
+shows it: the header is row 1) and the reason, for: a missing or unknown id, an id repeated
+in the file (every repeat after the first is rejected), text in a numeric column, a value
+out of range, a yes/no column holding something else, or measured values on a sample
+marked ``synthesized = no``. Valid rows are kept.
+
+Each valid row becomes one :class:`~materials_ai.data.records.Observation` of fidelity
+``"experiment"`` whose provenance names the file, its sha256, the row and the lab fields:
+
+* a measured, phase-pure (or unreported) sample: ``ok = True``, values = the measured
+  targets; the campaign's next TRAIN stage trains on it (for a candidate that also has a
+  computed value, the measured targets replace the computed ones and the others stay);
+* ``synthesized = no``: ``ok = False`` (a failed synthesis; never proposed again);
+* ``phase_pure = no``: ``ok = False``; the values are kept in the provenance
+  (``measured``) but a mixed-phase sample does not label the candidate's structure.
+
+Rows that add nothing are skipped and listed, not rejected: a template row left empty or
+marked only ``synthesized = yes`` (nothing measured yet), and a row identical to an
+experiment observation already in the state (same id, values and lab fields), so that a
+corrected file can be ingested again without adding its good rows twice.
+
+Concurrency: the state is written atomically after every stage of a campaign, so ingesting
+between runs is safe. Do not ingest while ``campaign run``/``resume`` is running on the
+same run directory: that process would overwrite ``state.json`` at its next stage and the
+ingested observations would be lost.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from materials_ai.campaign.config import WorkflowConfig, load_workflow
+from materials_ai.campaign.state import CampaignState, ObservationRecord, load_state, save_state
+from materials_ai.data.records import Observation
+from materials_ai.errors import DataError
+
+#: Version of the results-file layout described above.
+RESULTS_SCHEMA_VERSION = 1
+
+ID_COLUMN = "id"
+MEASURED_PREFIX = "measured_"
+YES_NO_COLUMNS = ("phase_pure", "synthesized")
+NOTES_COLUMN = "notes"
+FIDELITY = "experiment"
+
+#: Plausible measured values per target (inclusive, target units). Values outside are
+#: rejected as typos (a gap of 24 eV is a misplaced decimal point, not a discovery).
+PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
+    "band_gap": (0.0, 15.0),
+    "heat_of_formation": (-10.0, 10.0),
+    "formation_energy": (-10.0, 10.0),
+    "vbm": (0.0, 15.0),
+    "cbm": (0.0, 15.0),
+}
+
+_YES = {"yes", "y", "true", "1", "sí", "si", "s"}
+_NO = {"no", "n", "false", "0"}
+
+
+def unit_token(unit: str) -> str:
+    """A unit as written in column names: ``eV`` -> ``eV``, ``eV/atom`` -> ``eV_per_atom``."""
+    token = unit.strip().replace("/", "_per_")
+    return re.sub(r"[^A-Za-z0-9_]+", "_", token).strip("_")
+
+
+def measured_column(target: str, unit: str) -> str:
+    """Results column of a target: ``measured_<target>_<unit token>``."""
+    token = unit_token(unit)
+    return f"{MEASURED_PREFIX}{target}_{token}" if token else f"{MEASURED_PREFIX}{target}"
+
+
+@dataclass(frozen=True)
+class MeasuredColumn:
+    """A results column mapped to a campaign target.
+
+    Attributes:
+        column: Column name (``measured_band_gap_eV``).
+        target: Campaign target (``band_gap``).
+        unit: The target's unit (``eV``).
+        valid_range: Inclusive plausible range, or None (any finite value).
+    """
+
+    column: str
+    target: str
+    unit: str
+    valid_range: tuple[float, float] | None
+
+
+def results_columns(targets: Sequence[str], units: Mapping[str, str]) -> list[MeasuredColumn]:
+    """The measured columns a results file may have for a campaign's targets."""
+    return [
+        MeasuredColumn(
+            column=measured_column(t, units.get(t, "")),
+            target=t,
+            unit=units.get(t, ""),
+            valid_range=PLAUSIBLE_RANGES.get(t),
+        )
+        for t in targets
+    ]
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A problem with one row of a results file.
+
+    Attributes:
+        row: Row number as a spreadsheet shows it (header = 1).
+        id: The row's id cell (may be empty).
+        field: Column at fault.
+        reason: What is wrong.
+    """
+
+    row: int
+    id: str
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row} (id {self.id!r}), column {self.field!r}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class SkippedRow:
+    """A valid row that adds nothing: already ingested, or nothing measured in it.
+
+    Attributes:
+        row: Row number as a spreadsheet shows it (header = 1).
+        id: The row's id.
+        reason: Why it adds nothing.
+    """
+
+    row: int
+    id: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"row {self.row} (id {self.id!r}): {self.reason}"
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did.
+
+    Attributes:
+        file: The results file.
+        sha256: Its checksum.
+        columns: Measured column -> campaign target.
+        observations: Observations added (or that would be, on a dry run).
+        rejected: Problems, one per row and column at fault.
+        skipped: Valid rows that add nothing (already ingested, nothing measured).
+        extra_columns: Columns kept verbatim in the provenance.
+        dry_run: Nothing was written.
+        campaign_done: The campaign had already finished.
+    """
+
+    file: Path
+    sha256: str
+    columns: dict[str, str]
+    observations: list[Observation] = field(default_factory=list)
+    rejected: list[RejectedRow] = field(default_factory=list)
+    skipped: list[SkippedRow] = field(default_factory=list)
+    extra_columns: list[str] = field(default_factory=list)
+    dry_run: bool = False
+    campaign_done: bool = False
+
+    @property
+    def rejected_rows(self) -> list[int]:
+        """Row numbers with at least one problem, sorted."""
+        return sorted({r.row for r in self.rejected})
+
+    @property
+    def n_measured(self) -> int:
+        """Observations that will train the surrogate (``ok``)."""
+        return sum(1 for o in self.observations if o.ok)
+
+
+def campaign_target_units(run_dir: Path, config: WorkflowConfig) -> dict[str, str]:
+    """Units of the campaign's targets: from the dataset card, else the latest ranked list."""
+    units: dict[str, str] = {}
+    try:
+        from materials_ai.data.registry import get_card
+
+        card = get_card(config.data.dataset)
+        units = {t: card.targets[t].unit for t in config.targets if t in card.targets}
+    except Exception:  # card not available here: fall back to the ranked list
+        units = {}
+    missing = [t for t in config.targets if t not in units]
+    if missing:
+        import json
+
+        from materials_ai.campaign.inspect import latest_output_dir
+
+        try:
+            payload = json.loads(
+                (latest_output_dir(run_dir) / "ranked_candidates.json").read_text()
+            )
+            for t in missing:
+                if t in payload.get("target_units", {}):
+                    units[t] = str(payload["target_units"][t])
+        except Exception:  # no ranked list yet
+            pass
+    missing = [t for t in config.targets if t not in units]
+    if missing:
+        raise DataError(
+            f"units of target(s) {missing} unknown: neither the dataset card of "
+            f"{config.data.dataset!r} nor a ranked list of {run_dir} names them"
+        )
+    return units
+
+
+def known_candidate_ids(run_dir: Path, state: CampaignState) -> set[str]:
+    """Ids a results file may name: ranked, selected, submitted or observed by the campaign."""
+    import pandas as pd
+
+    ids: set[str] = set(state.requested_ids())
+    for selection in state.selections:
+        ids.update(selection.candidate_ids)
+    lists = [run_dir / "final" / "ranked_candidates.csv"]
+    lists += sorted((run_dir / "iterations").glob("iter_*/ranked_candidates.csv"))
+    for path in lists:
+        if path.exists():
+            ids.update(pd.read_csv(path, usecols=["id"], dtype={"id": str})["id"].tolist())
+    return ids
+
+
+def _parse_number(text: str, decimal_comma: bool) -> float | None:
+    text = text.strip()
+    if decimal_comma and text.count(",") == 1 and "." not in text:
+        text = text.replace(",", ".")
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _parse_yes_no(text: str) -> bool | None:
+    """True/False, or None when empty; raises ValueError on anything else."""
+    value = text.strip().lower()
+    if not value:
+        return None
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise ValueError(value)
+
+
+def _signature(candidate_id: str, values: Mapping[str, float], prov: Mapping[str, Any]) -> str:
+    measured = dict(values) or dict(prov.get("measured", {}))
+    return repr(
+        (
+            candidate_id,
+            sorted((k, round(float(v), 9)) for k, v in measured.items()),
+            prov.get("phase_pure"),
+            prov.get("synthesized"),
+            str(prov.get("notes", "")),
+        )
+    )
+
+
+def _read_table(path: Path) -> tuple[list[str], list[list[str]], str]:
+    """Header, rows and delimiter of a CSV file (``,`` or ``;``, UTF-8 with or without BOM)."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not UTF-8 text ({error}); save it as CSV UTF-8") from None
+    first = text.splitlines()[0] if text.strip() else ""
+    delimiter = ";" if first.count(";") > first.count(",") else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    if not rows or not any(cell.strip() for cell in rows[0]):
+        raise DataError(f"{path}: empty file (a header row with an 'id' column is required)")
+    return [c.strip() for c in rows[0]], rows[1:], delimiter
+
+
+def parse_results(
+    path: str | Path,
+    *,
+    targets: Sequence[str],
+    units: Mapping[str, str],
+    known_ids: set[str],
+    existing: Sequence[Observation] = (),
+    ingested_at: str | None = None,
+) -> IngestReport:
+    """Validate a results file and build its observations (nothing is written).
+
+    Args:
+        path: The CSV file.
+        targets: Campaign targets.
+        units: Target -> unit.
+        known_ids: Ids the file may name.
+        existing: Observations already in the campaign (rows identical to an experiment
+            observation among them are skipped).
+        ingested_at: Timestamp stored in the provenance (default: now, UTC).
+
+    Raises:
+        DataError: For problems of the whole file (unreadable, no ``id`` column, a
+            ``measured_`` column with a wrong unit or no matching target, a repeated
+            column); nothing is ingested then.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"results file {path} not found")
+    raw = path.read_bytes()
+    sha256 = hashlib.sha256(raw).hexdigest()
+    header, rows, delimiter = _read_table(path)
+    problems: list[str] = []
+    if ID_COLUMN not in header:
+        problems.append(f"no {ID_COLUMN!r} column (header: {header})")
+    repeated = sorted({c for c in header if c and header.count(c) > 1})
+    if repeated:
+        problems.append(f"column(s) {repeated} appear more than once")
+    allowed = {c.column: c for c in results_columns(targets, units)}
+    measured: dict[str, MeasuredColumn] = {}
+    extra: list[str] = []
+    for column in header:
+        if not column or column in (ID_COLUMN, NOTES_COLUMN, *YES_NO_COLUMNS):
+            continue
+        if column in allowed:
+            measured[column] = allowed[column]
+        elif column.startswith(MEASURED_PREFIX):
+            rest = column[len(MEASURED_PREFIX) :]
+            target = next(
+                (
+                    t
+                    for t in sorted(targets, key=len, reverse=True)
+                    if rest.startswith(f"{t}_") or rest == t
+                ),
+                None,
+            )
+            if target is None:
+                problems.append(
+                    f"column {column!r} names no target of this campaign; measured columns "
+                    f"are {sorted(allowed)}"
+                )
+            else:
+                given = rest[len(target) + 1 :] or "(none)"
+                problems.append(
+                    f"column {column!r}: unit {given!r} is not the unit of target {target!r} "
+                    f"({units.get(target, '')!r}); name the column "
+                    f"{measured_column(target, units.get(target, ''))!r} and give the values "
+                    "in that unit"
+                )
+        else:
+            extra.append(column)
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+
+    index = {c: header.index(c) for c in header if c}
+    when = ingested_at or datetime.now(UTC).isoformat(timespec="seconds")
+    report = IngestReport(
+        file=path,
+        sha256=sha256,
+        columns={c: m.target for c, m in measured.items()},
+        extra_columns=extra,
+    )
+    previous: dict[str, str] = {}
+    for obs in existing:
+        if obs.fidelity == FIDELITY:
+            prov = obs.provenance
+            previous[_signature(obs.candidate_id, obs.values, prov)] = (
+                f"{prov.get('file', '?')} row {prov.get('row', '?')}"
+            )
+    first_row: dict[str, int] = {}
+    for k, cells in enumerate(rows):
+        row = k + 2
+        if not any(c.strip() for c in cells):
+            continue  # blank line
+        cells = cells + [""] * (len(header) - len(cells))
+        if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
+            report.rejected.append(
+                RejectedRow(
+                    row,
+                    cells[index[ID_COLUMN]].strip() if ID_COLUMN in index else "",
+                    "(row)",
+                    f"{len(cells)} cells for {len(header)} columns",
+                )
+            )
+            continue
+
+        def cell(column: str, cells: list[str] = cells) -> str:
+            return cells[index[column]].strip() if column in index else ""
+
+        cid = cell(ID_COLUMN)
+        errors: list[RejectedRow] = []
+        if not cid:
+            errors.append(RejectedRow(row, cid, ID_COLUMN, "missing id"))
+        elif cid in first_row:
+            errors.append(
+                RejectedRow(
+                    row,
+                    cid,
+                    ID_COLUMN,
+                    f"duplicate id (first given in row {first_row[cid]}, which is kept)",
+                )
+            )
+        elif cid not in known_ids:
+            errors.append(
+                RejectedRow(row, cid, ID_COLUMN, "unknown id: not a candidate of this campaign")
+            )
+        if cid and cid not in first_row:
+            first_row[cid] = row
+        values: dict[str, float] = {}
+        for column, spec in measured.items():
+            text = cell(column)
+            if not text:
+                continue
+            value = _parse_number(text, decimal_comma=delimiter == ";")
+            if value is None:
+                errors.append(RejectedRow(row, cid, column, f"{text!r} is not a number"))
+            elif not math.isfinite(value):
+                errors.append(RejectedRow(row, cid, column, f"{text!r} is not a finite number"))
+            elif spec.valid_range is not None and not (
+                spec.valid_range[0] <= value <= spec.valid_range[1]
+            ):
+                lo, hi = spec.valid_range
+                errors.append(
+                    RejectedRow(
+                        row,
+                        cid,
+                        column,
+                        f"{value:g} {spec.unit} is outside the plausible range "
+                        f"[{lo:g}, {hi:g}] {spec.unit}",
+                    )
+                )
+            else:
+                values[spec.target] = value
+        flags: dict[str, bool | None] = {}
+        for column in YES_NO_COLUMNS:
+            try:
+                flags[column] = _parse_yes_no(cell(column))
+            except ValueError:
+                errors.append(RejectedRow(row, cid, column, f"{cell(column)!r} is not yes or no"))
+                flags[column] = None
+        has_numbers = bool(values) or any(cell(c) for c in measured)
+        if flags["synthesized"] is False and has_numbers:
+            errors.append(
+                RejectedRow(
+                    row,
+                    cid,
+                    "synthesized",
+                    "measured values given for a sample marked synthesized = no",
+                )
+            )
+        if errors:
+            report.rejected.extend(errors)
+            continue
+        if (
+            not has_numbers
+            and flags["synthesized"] is not False
+            and flags["phase_pure"] is not False
+        ):
+            # A template row left empty, or "synthesized, not measured yet": nothing to add.
+            report.skipped.append(SkippedRow(row, cid, "nothing measured in this row"))
+            continue
+        provenance: dict[str, Any] = {
+            "source": "lab results file",
+            "file": path.name,
+            "sha256": sha256,
+            "row": row,
+            "results_schema_version": RESULTS_SCHEMA_VERSION,
+            "columns": {c: measured[c].target for c in measured if cell(c)},
+            "phase_pure": flags["phase_pure"],
+            "synthesized": flags["synthesized"],
+            "notes": cell(NOTES_COLUMN),
+            "ingested_at": when,
+        }
+        if extra:
+            provenance["extra"] = {c: cell(c) for c in extra}
+        if flags["synthesized"] is False:
+            obs = Observation(
+                cid,
+                {},
+                FIDELITY,
+                provenance,
+                ok=False,
+                reason="lab: synthesis failed (synthesized = no)",
+            )
+        elif flags["phase_pure"] is False:
+            provenance["measured"] = values
+            obs = Observation(
+                cid,
+                {},
+                FIDELITY,
+                provenance,
+                ok=False,
+                reason="lab: sample not phase pure; values kept in provenance",
+            )
+        else:
+            obs = Observation(cid, values, FIDELITY, provenance)
+        signature = _signature(cid, obs.values, provenance)
+        if signature in previous:
+            report.skipped.append(SkippedRow(row, cid, f"already ingested ({previous[signature]})"))
+            continue
+        previous[signature] = f"{path.name} row {row}"
+        report.observations.append(obs)
+    return report
+
+
+def ingest_results(
+    run_dir: str | Path, results: str | Path, *, dry_run: bool = False
+) -> IngestReport:
+    """Validate a lab results file and append its valid rows to a campaign's state.
+
+    The observations are appended with the campaign's current iteration and saved
+    atomically; the next TRAIN stage (``campaign resume``) trains on the ``ok`` ones.
+
+    Args:
+        run_dir: The campaign's run directory.
+        results: The results CSV file.
+        dry_run: Validate and report only; write nothing.
+
+    Returns:
+        What was (or would be) added, and the rejected rows with their reasons.
+
+    Raises:
+        CampaignError: If ``run_dir`` holds no campaign.
+        DataError: For problems of the whole file (see :func:`parse_results`).
+    """
+    run_dir = Path(run_dir)
+    state = load_state(run_dir)
+    config = load_workflow(run_dir / "workflow.yaml")
+    units = campaign_target_units(run_dir, config)
+    report = parse_results(
+        results,
+        targets=config.targets,
+        units=units,
+        known_ids=known_candidate_ids(run_dir, state),
+        existing=state.typed_observations(),
+    )
+    report.dry_run = dry_run
+    report.campaign_done = state.done
+    if report.observations and not dry_run:
+        state.observations.extend(
+            ObservationRecord(iteration=state.iteration, observation=o.to_dict())
+            for o in report.observations
+        )
+        save_state(state, run_dir)
+    return report

@@ -1,0 +1,471 @@
+"""The lab hand-off bundle: what a laboratory receives from a campaign.
+
+``write_bundle(run_dir, out_dir, top=20, lang="en")`` writes::
+
+    README.txt            for the lab (English or Spanish): contents, objective, how to reply
+    candidates.csv        one row per candidate, best first (columns: CANDIDATE_COLUMNS)
+    candidates.json       {"schema_version", "kind", "created", "campaign", "columns",
+                           "candidates": [...]}
+    schema.json           every column of candidates.csv and of results_template.csv:
+                          name, type, unit, description; plus the results rules
+    cifs/NNN_<id>_<formula>.cif   one symmetrised CIF per candidate (space group written)
+    report.html           the campaign report (see materials_ai.report.html)
+    results_template.csv  id column pre-filled; measured_<target>_<unit>, phase_pure,
+                          synthesized and notes left empty for the lab
+
+The layout is versioned by :data:`BUNDLE_SCHEMA_VERSION` (in ``candidates.json``,
+``schema.json`` and the README); ``docs/lab_handoff.md`` documents it for people. A change
+that renames or removes a column, or changes its meaning or unit, increments the version.
+Columns that later screens add to the ranked list (hull distance, sustainability score …)
+are passed through under their own names and listed in ``schema.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from materials_ai.campaign.ingest import (
+    ID_COLUMN,
+    NOTES_COLUMN,
+    PLAUSIBLE_RANGES,
+    RESULTS_SCHEMA_VERSION,
+    YES_NO_COLUMNS,
+    campaign_target_units,
+    results_columns,
+    unit_token,
+)
+from materials_ai.errors import CampaignError
+from materials_ai.report.i18n import MEASURED_DESCRIPTIONS, target_label, translator
+from materials_ai.report.ranked import cif_file_name
+from materials_ai.report.structures import summarize_structure, symmetrized_cif
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from pymatgen.core import Structure
+
+logger = logging.getLogger(__name__)
+
+#: Version of the bundle layout (files, columns, JSON keys).
+BUNDLE_SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Column:
+    """One documented column.
+
+    Attributes:
+        name: Column name (``{target}`` and ``{unit}`` are placeholders in per-target
+            columns, e.g. ``{target}_pred_mean_{unit}``).
+        type: ``int``, ``float``, ``bool`` or ``str``.
+        unit: Unit, or ``""``.
+        description: What it holds.
+    """
+
+    name: str
+    type: str
+    unit: str
+    description: str
+
+    def as_dict(self) -> dict[str, str]:
+        """Plain dict."""
+        return {
+            "name": self.name,
+            "type": self.type,
+            "unit": self.unit,
+            "description": self.description,
+        }
+
+
+#: Columns of candidates.csv before the per-target columns.
+LEADING_COLUMNS = (
+    Column("rank", "int", "", "1 = best; validated values rank before predictions."),
+    Column("id", "str", "", "Candidate id in the campaign's pool (use it in results files)."),
+    Column("formula", "str", "", "Reduced chemical formula."),
+    Column(
+        "status",
+        "str",
+        "",
+        "validated (value computed or measured), selected (chosen for validation, "
+        "pending) or candidate (prediction only).",
+    ),
+    Column(
+        "score",
+        "float",
+        "",
+        "Ranking key: validated desirability if validated, else predicted desirability.",
+    ),
+    Column(
+        "predicted_desirability",
+        "float",
+        "",
+        "Ensemble-mean desirability: the worst criterion margin in units of the "
+        "criterion's scale; >= 0 when every criterion is met.",
+    ),
+    Column(
+        "p_all_criteria",
+        "float",
+        "",
+        "Share of ensemble members predicting that every criterion is met (0-1).",
+    ),
+    Column("validated_desirability", "float", "", "Desirability of the validated values."),
+    Column("satisfies_all", "bool", "", "The validated values meet every criterion."),
+    Column(
+        "fidelity",
+        "str",
+        "",
+        "Where validated values come from: replay (DFT table), dft, experiment; joined "
+        "with ' + ' when several; empty if not validated.",
+    ),
+)
+
+#: Per-target columns ({target}, {unit} replaced by each target and its unit token).
+TARGET_COLUMNS = (
+    Column("{target}_pred_mean_{unit}", "float", "{unit}", "Surrogate ensemble mean."),
+    Column(
+        "{target}_pred_std_{unit}",
+        "float",
+        "{unit}",
+        "Surrogate ensemble standard deviation (uncertainty).",
+    ),
+    Column(
+        "{target}_validated_{unit}",
+        "float",
+        "{unit}",
+        "Validated value (computed or measured); empty if not validated.",
+    ),
+)
+
+#: Structure columns (from the candidate's structure; conventional standard cell).
+STRUCTURE_COLUMNS = (
+    Column("prototype", "str", "", "Structure type guessed from stoichiometry and space group."),
+    Column("spacegroup_symbol", "str", "", "Hermann-Mauguin symbol (spglib, symprec 0.1 Å)."),
+    Column("spacegroup_number", "int", "", "International Tables number (1-230)."),
+    Column("crystal_system", "str", "", "cubic, tetragonal, orthorhombic, ..."),
+    Column("a_angstrom", "float", "Å", "Conventional lattice length a."),
+    Column("b_angstrom", "float", "Å", "Conventional lattice length b."),
+    Column("c_angstrom", "float", "Å", "Conventional lattice length c."),
+    Column("alpha_deg", "float", "°", "Conventional lattice angle alpha."),
+    Column("beta_deg", "float", "°", "Conventional lattice angle beta."),
+    Column("gamma_deg", "float", "°", "Conventional lattice angle gamma."),
+    Column("volume_per_atom_angstrom3", "float", "Å³", "Cell volume per atom."),
+    Column("n_sites", "int", "", "Atoms in the cell as stored in the pool."),
+    Column("cif_file", "str", "", "CIF file of the candidate, relative to the bundle."),
+)
+
+#: Ranked-list columns that stay inside the campaign (not useful to a lab).
+_INTERNAL = {"acquisition_value", "_structure_index"}
+
+#: Descriptions of known pass-through columns (matched by substring).
+_EXTRA_DESCRIPTIONS = {
+    "hull": ("float", "eV/atom", "Energy above the convex hull (thermodynamic stability)."),
+    "sustainab": ("float", "", "Sustainability score of the composition (higher is better)."),
+}
+
+
+def candidate_columns(targets: Sequence[str], units: Mapping[str, str]) -> list[Column]:
+    """The core columns of candidates.csv for a campaign's targets (pass-through excluded)."""
+    cols = list(LEADING_COLUMNS)
+    for target in targets:
+        token = unit_token(units.get(target, ""))
+        for c in TARGET_COLUMNS:
+            name = c.name.replace("{target}", target).replace("{unit}", token).rstrip("_")
+            cols.append(Column(name, c.type, units.get(target, ""), f"{c.description} ({target})"))
+    return cols + list(STRUCTURE_COLUMNS)
+
+
+def results_schema(targets: Sequence[str], units: Mapping[str, str]) -> dict[str, Any]:
+    """The results-file schema (what :mod:`materials_ai.campaign.ingest` accepts)."""
+    columns = [
+        Column(
+            ID_COLUMN, "str", "", "Candidate id exactly as in candidates.csv (required)."
+        ).as_dict()
+    ]
+    for m in results_columns(targets, units):
+        entry: dict[str, Any] = Column(
+            m.column,
+            "float",
+            m.unit,
+            MEASURED_DESCRIPTIONS["en"].get(m.target, f"measured {m.target}, {m.unit}"),
+        ).as_dict()
+        entry["target"] = m.target
+        entry["valid_range"] = list(m.valid_range) if m.valid_range else None
+        columns.append(entry)
+    columns += [
+        Column("phase_pure", "bool", "", "yes/no: single phase by XRD.").as_dict(),
+        Column("synthesized", "bool", "", "yes/no: the intended compound formed.").as_dict(),
+        Column(NOTES_COLUMN, "str", "", "Free text (method, instrument, conditions).").as_dict(),
+    ]
+    return {
+        "results_schema_version": RESULTS_SCHEMA_VERSION,
+        "columns": columns,
+        "rules": [
+            "The unit is part of each measured column's name; another unit is an error.",
+            "Empty cell: not measured. yes/no also accept y/n, true/false, 1/0, sí/si.",
+            "synthesized = no: recorded as a failed synthesis; no measured values allowed.",
+            "phase_pure = no: values recorded, not used for training.",
+            "Rows are rejected (and listed with row number and reason) for a missing or "
+            "unknown id, a repeated id, text in a numeric column, a value out of range; "
+            "the other rows are kept.",
+        ],
+        "plausible_ranges": {t: list(r) for t, r in PLAUSIBLE_RANGES.items() if t in targets},
+    }
+
+
+def _value(value: Any) -> Any:
+    """JSON-safe scalar (NaN -> None, NumPy -> Python)."""
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return None if not math.isfinite(float(value)) else float(value)
+    return value
+
+
+def _extra_columns(table: pd.DataFrame, known: set[str]) -> list[Column]:
+    out = []
+    for name in table.columns:
+        if name in known or name in _INTERNAL:
+            continue
+        kind, unit, description = "str", "", "Added by a screen of this campaign."
+        for needle, spec in _EXTRA_DESCRIPTIONS.items():
+            if needle in name.lower():
+                kind, unit, description = spec
+        if kind == "str" and np.issubdtype(table[name].dtype, np.number):
+            kind = "float"
+        out.append(Column(str(name), kind, unit, description))
+    return out
+
+
+def _write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def build_candidate_table(
+    ranked: pd.DataFrame,
+    targets: Sequence[str],
+    units: Mapping[str, str],
+    fidelity: Mapping[str, str],
+    structures: Mapping[str, Structure],
+) -> tuple[pd.DataFrame, list[Column]]:
+    """candidates.csv as a DataFrame, and the documentation of each of its columns."""
+    import pandas as pd
+
+    core = candidate_columns(targets, units)
+    renamed: dict[str, str] = {}
+    for target in targets:
+        token = unit_token(units.get(target, ""))
+        suffix = f"_{token}" if token else ""
+        for kind in ("pred_mean", "pred_std", "validated"):
+            renamed[f"{target}_{kind}"] = f"{target}_{kind}{suffix}"
+    extras = _extra_columns(ranked, {c.name for c in core} | set(renamed))
+    rows = []
+    for _, r in ranked.iterrows():
+        cid = str(r["id"])
+        row: dict[str, Any] = {c.name: r.get(c.name) for c in LEADING_COLUMNS}
+        row["rank"] = int(r["rank"])
+        row["id"] = cid
+        row["fidelity"] = fidelity.get(cid, "") if r.get("status") == "validated" else ""
+        for old, new in renamed.items():
+            row[new] = r.get(old, np.nan)
+        for c in extras:
+            row[c.name] = r.get(c.name)
+        structure = structures.get(cid)
+        if structure is not None:
+            s = summarize_structure(structure)
+            for c in STRUCTURE_COLUMNS[:-1]:
+                row[c.name] = getattr(s, c.name)
+            row["cif_file"] = "cifs/" + cif_file_name(int(r["rank"]), cid, str(r["formula"]))
+        else:
+            for c in STRUCTURE_COLUMNS:
+                row[c.name] = None
+        rows.append(row)
+    columns = list(LEADING_COLUMNS) + [c for c in core if c.name in renamed.values()]
+    columns += extras + list(STRUCTURE_COLUMNS)
+    table = pd.DataFrame(rows, columns=[c.name for c in columns])
+    return table, columns
+
+
+def write_bundle(
+    run_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    top: int = 20,
+    lang: str = "en",
+    structures: Mapping[str, Structure] | None = None,
+) -> dict[str, Path]:
+    """Write the lab hand-off bundle of a campaign's latest ranked list.
+
+    Structures come from the ranked lists' CIFs and, for candidates without one, from the
+    campaign's pool (the dataset is loaded through ``MATERIALS_AI_DATA_DIR``).
+
+    Args:
+        run_dir: The run directory.
+        out_dir: Bundle folder (created; files of an earlier bundle are replaced).
+        top: Candidates to include, best first.
+        lang: Language of README.txt and report.html (``en`` or ``es``).
+        structures: Structures already at hand (id -> structure).
+
+    Returns:
+        Paths: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``, ``template``.
+
+    Raises:
+        CampaignError: No ranked list yet, or ``top`` < 1.
+        ConfigError: Unsupported ``lang``.
+    """
+    from materials_ai import __version__
+    from materials_ai.campaign.config import load_workflow
+    from materials_ai.campaign.inspect import candidate_structures, latest_ranked_list
+    from materials_ai.campaign.state import load_state
+    from materials_ai.report.analysis import fidelities_by_candidate
+    from materials_ai.report.html import criterion_text, write_report
+
+    t = translator(lang)
+    if top < 1:
+        raise CampaignError(f"--top must be at least 1, got {top}")
+    run_dir, out = Path(run_dir), Path(out_dir)
+    state = load_state(run_dir)
+    config = load_workflow(run_dir / "workflow.yaml")
+    ranked, payload, _ = latest_ranked_list(run_dir)
+    ranked = ranked.head(top)
+    units = dict(payload.get("target_units") or {})
+    if any(x not in units for x in config.targets):
+        units = {**campaign_target_units(run_dir, config), **units}
+    ids = [str(i) for i in ranked["id"]]
+    found = dict(structures or {})
+    wanted = [i for i in ids if i not in found]
+    if wanted:
+        formulas = [str(f) for f, i in zip(ranked["formula"], ids, strict=True) if i in wanted]
+        found.update(candidate_structures(run_dir, wanted, formulas=formulas, load_pool=True))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        logger.warning("no structure (and no CIF) for %d candidate(s): %s", len(missing), missing)
+
+    out.mkdir(parents=True, exist_ok=True)
+    table, columns = build_candidate_table(
+        ranked, config.targets, units, fidelities_by_candidate(state), found
+    )
+    csv_path = out / "candidates.csv"
+    tmp = csv_path.with_name(csv_path.name + ".tmp")
+    table.to_csv(tmp, index=False, float_format="%.6g")
+    os.replace(tmp, csv_path)
+
+    cif_dir = out / "cifs"
+    cif_dir.mkdir(exist_ok=True)
+    for old in cif_dir.glob("*.cif"):
+        old.unlink()
+    for _, r in table.iterrows():
+        structure = found.get(str(r["id"]))
+        if structure is not None:
+            _write_text(out / str(r["cif_file"]), symmetrized_cif(structure))
+
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    meta = dict(payload.get("metadata") or {})
+    campaign = {
+        "name": config.name,
+        "description": config.description,
+        "dataset": config.data.dataset,
+        "iteration": meta.get("iteration", state.iteration),
+        "final": bool(meta.get("final", state.done)),
+        "oracle_calls": state.oracle_calls,
+        "targets": {x: units.get(x, "") for x in config.targets},
+        "objective": [c.model_dump(mode="json") for c in config.objective.criteria],
+    }
+    json_path = out / "candidates.json"
+    _write_text(
+        json_path,
+        json.dumps(
+            {
+                "schema_version": BUNDLE_SCHEMA_VERSION,
+                "kind": "materials-ai lab hand-off",
+                "created": created,
+                "materials_ai_version": __version__,
+                "campaign": campaign,
+                "columns": [c.as_dict() for c in columns],
+                "candidates": [
+                    {k: _value(v) for k, v in row.items()} for row in table.to_dict("records")
+                ],
+            },
+            indent=1,
+            ensure_ascii=False,
+        ),
+    )
+    schema_path = out / "schema.json"
+    _write_text(
+        schema_path,
+        json.dumps(
+            {
+                "schema_version": BUNDLE_SCHEMA_VERSION,
+                "candidates_csv": {"columns": [c.as_dict() for c in columns]},
+                "results_csv": results_schema(config.targets, units),
+            },
+            indent=1,
+            ensure_ascii=False,
+        ),
+    )
+
+    template_path = out / "results_template.csv"
+    measured = [m.column for m in results_columns(config.targets, units)]
+    header = [ID_COLUMN, *measured, *YES_NO_COLUMNS, NOTES_COLUMN]
+    lines = [",".join(header)] + [
+        ",".join([cid] + [""] * (len(header) - 1)) for cid in table["id"].astype(str)
+    ]
+    _write_text(template_path, "\n".join(lines) + "\n")
+
+    report_path = write_report(
+        run_dir, out / "report.html", lang=lang, top=min(max(top, 10), 50), structures=found
+    )
+
+    criteria = "".join(
+        t(
+            "readme_criteria_line",
+            text=criterion_text(c, units.get(c.target, ""), target_label(c.target, lang), t),
+        )
+        for c in config.objective.criteria
+    )
+    descriptions = MEASURED_DESCRIPTIONS[lang]
+    width = max([24] + [len(m) + 2 for m in measured])
+    measured_lines = "".join(
+        t(
+            "readme_measured_column",
+            column=m.column.ljust(width),
+            description=descriptions.get(m.target, f"{m.target}, {m.unit}"),
+        )
+        for m in results_columns(config.targets, units)
+    )
+    title = t("readme_title", name=config.name)
+    readme = f"{title}\n{'=' * len(title)}\n\n" + t(
+        "readme_body",
+        schema_version=BUNDLE_SCHEMA_VERSION,
+        when=created,
+        version=__version__,
+        iteration=campaign["iteration"],
+        status=t("status_done") if state.done else t("status_running", iteration=state.iteration),
+        oracle_calls=state.oracle_calls,
+        n=len(table),
+        criteria=criteria.rstrip("\n"),
+        measured_columns=measured_lines,
+    )
+    readme_path = out / "README.txt"
+    _write_text(readme_path, readme)
+    return {
+        "csv": csv_path,
+        "json": json_path,
+        "schema": schema_path,
+        "cifs": cif_dir,
+        "report": report_path,
+        "readme": readme_path,
+        "template": template_path,
+    }
