@@ -180,7 +180,9 @@ class Campaign:
 
         Args:
             run_dir: The run directory.
-            iterations: Raise (or lower) the number of selection iterations.
+            iterations: Raise (or lower) the number of selection iterations. Raising it
+                reopens a finished campaign: its final iteration becomes a selection round
+                (``final/`` is removed and written again at the new end).
             **kwargs: Passed to the constructor (executor, tracker, progress).
 
         Raises:
@@ -196,9 +198,18 @@ class Campaign:
                 "(settings that alter results differ); start a new run instead"
             )
         if iterations is not None and iterations != config.loop.iterations:
+            extends = iterations > config.loop.iterations
             config = config.with_overrides(**{"loop.iterations": iterations})
             dump_workflow(config, run_dir / WORKFLOW_FILE)
             state.workflow_fingerprint = config.fingerprint()
+            if extends and state.final_iteration is not None:
+                # Reopen a finished (or finishing) campaign: its final iteration becomes
+                # an ordinary selection round that starts again from COLLECT, so it also
+                # trains on observations ingested since (e.g. lab results).
+                state.done = False
+                state.final_iteration = None
+                state.completed = []
+                shutil.rmtree(run_dir / "final", ignore_errors=True)
             save_state(state, run_dir)
         return cls(config, run_dir, state, **kwargs)
 

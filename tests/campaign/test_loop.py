@@ -223,3 +223,16 @@ def test_missing_data_file_names_the_file(
     with pytest.raises(DatasetNotFoundError) as info:
         Campaign.start(tiny_workflow(), tmp_path / "run").run()
     assert "inorganic/tiny.csv" in str(info.value)
+
+
+def test_resume_with_more_iterations_reopens_a_finished_campaign(
+    tiny_registry: TinyDataset, tmp_path: Path
+) -> None:
+    Campaign.start(tiny_workflow(**{"loop.iterations": 1}), tmp_path / "run").run()
+    assert load_state(tmp_path / "run").done
+    summary = Campaign.resume(tmp_path / "run", iterations=2).run()
+    state = load_state(tmp_path / "run")
+    assert summary.done and state.done
+    assert summary.oracle_calls == 20  # one more batch of 5 than the 1-iteration run
+    assert [s.iteration for s in state.selections] == [0, 1, 2]
+    assert (tmp_path / "run" / "final" / "ranked_candidates.csv").exists()
