@@ -125,8 +125,14 @@ class WorkflowConfig(BaseModel):
         return self
 
     def fingerprint(self) -> str:
-        """Stable hash of the settings that determine the campaign's results."""
-        payload = self.model_dump(mode="json", exclude={"tracking", "compute", "description"})
+        """Stable hash of the settings that determine the campaign's results.
+
+        Settings left at their defaults are not hashed, so a newer version of the platform
+        that adds a setting (with a default) can still resume an older run.
+        """
+        payload = self.model_dump(
+            mode="json", exclude={"tracking", "compute", "description"}, exclude_defaults=True
+        )
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
     def with_overrides(
