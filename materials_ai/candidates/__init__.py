@@ -1,0 +1,111 @@
+"""Propose new materials: generators, screens, sustainability and hull stability.
+
+Typical use (see :mod:`materials_ai.candidates.pool`)::
+
+    from materials_ai.candidates import KnownMaterials, PoolConfig, generate_pool
+
+    known = KnownMaterials.from_datasets()
+    pool = generate_pool(PoolConfig(seed=0), known=known)
+    candidates = pool.candidates          # list[Candidate], screened, novel
+    print(pool.report.summary())
+
+Importing this package is light: pymatgen is imported when a generator, screen or hull
+first needs it.
+"""
+
+from __future__ import annotations
+
+from materials_ai.candidates.base import (
+    CandidateGenerator,
+    ExclusionSet,
+    GeneratedCandidate,
+    PrehashKey,
+)
+from materials_ai.candidates.chemistry import balanced_assignments, formula_key
+from materials_ai.candidates.config import (
+    DEFAULT_RADIOACTIVE,
+    DEFAULT_TOXIC,
+    ChargeScreenConfig,
+    DeduplicationConfig,
+    ElementPolicyConfig,
+    NoveltyConfig,
+    ParentSelection,
+    PoolConfig,
+    PrototypeGeneratorConfig,
+    ScreensConfig,
+    StabilityConfig,
+    SubstitutionGeneratorConfig,
+    SustainabilityConfig,
+)
+from materials_ai.candidates.known import KnownEntry, KnownMaterials
+from materials_ai.candidates.pool import (
+    PoolResult,
+    build_generators,
+    generate_pool,
+    screen_stability,
+)
+from materials_ai.candidates.prototypes import PrototypeGenerator
+from materials_ai.candidates.screens import (
+    ChargeBalanceScreen,
+    DeduplicationScreen,
+    ElementPolicyScreen,
+    NoveltyScreen,
+    Removal,
+    Screen,
+    ScreenReport,
+    ScreenStep,
+    StabilityScreen,
+    SustainabilityScreen,
+    default_screens,
+    run_screens,
+)
+from materials_ai.candidates.stability import HullReference, StabilityEstimate, probability_within
+from materials_ai.candidates.substitution import SubstitutionGenerator
+from materials_ai.candidates.sustainability import SustainabilityScore, sustainability
+
+__all__ = [
+    "DEFAULT_RADIOACTIVE",
+    "DEFAULT_TOXIC",
+    "CandidateGenerator",
+    "ChargeBalanceScreen",
+    "ChargeScreenConfig",
+    "DeduplicationConfig",
+    "DeduplicationScreen",
+    "ElementPolicyConfig",
+    "ElementPolicyScreen",
+    "ExclusionSet",
+    "GeneratedCandidate",
+    "HullReference",
+    "KnownEntry",
+    "KnownMaterials",
+    "NoveltyConfig",
+    "NoveltyScreen",
+    "ParentSelection",
+    "PoolConfig",
+    "PoolResult",
+    "PrehashKey",
+    "PrototypeGenerator",
+    "PrototypeGeneratorConfig",
+    "Removal",
+    "Screen",
+    "ScreenReport",
+    "ScreenStep",
+    "ScreensConfig",
+    "StabilityConfig",
+    "StabilityEstimate",
+    "StabilityScreen",
+    "SubstitutionGenerator",
+    "SubstitutionGeneratorConfig",
+    "SustainabilityConfig",
+    "SustainabilityScore",
+    "SustainabilityScreen",
+    "balanced_assignments",
+    "build_generators",
+    "default_screens",
+    "formula_key",
+    "generate_pool",
+    "probability_within",
+    "run_screens",
+    "screen_stability",
+    "sustainability",
+]
