@@ -89,10 +89,13 @@ def campaign_run(
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Start a campaign from a workflow file."""
+    """Start a campaign from a workflow file (replayed or generative)."""
     from materials_ai.campaign.config import load_workflow
     from materials_ai.campaign.loop import Campaign
 
+    if _is_generative(workflow):
+        _run_generative(workflow, run_dir, seed, progress)
+        return
     try:
         config = load_workflow(workflow)
         overrides: dict[str, object] = {}
@@ -114,6 +117,40 @@ def campaign_run(
     _print_summary(summary)
 
 
+def _is_generative(workflow: Path) -> bool:
+    import yaml
+
+    try:
+        data = yaml.safe_load(workflow.read_text())
+    except (OSError, yaml.YAMLError):
+        return False  # load_workflow reports the problem
+    return isinstance(data, dict) and data.get("kind") == "generative"
+
+
+def _run_generative(workflow: Path, run_dir: Path, seed: int | None, progress: bool,
+                    resume: bool = False) -> None:
+    from materials_ai.campaign.generative import GenerativeCampaign, load_generative_workflow
+
+    try:
+        if resume:
+            campaign = GenerativeCampaign.resume(run_dir, progress=progress)
+        else:
+            config = load_generative_workflow(workflow)
+            if seed is not None:
+                config = config.model_copy(update={"seed": seed})
+            campaign = GenerativeCampaign.start(config, run_dir, progress=progress)
+        summary = campaign.run()
+    except MaterialsAIError as error:
+        _fail(error)
+    console.print(f"\n[bold]{summary.name}[/] — generative campaign finished")
+    console.print(f"  generated:        {summary.n_generated}")
+    console.print(f"  after screens:    {summary.n_screened}")
+    console.print(f"  meeting criteria: [bold green]{summary.n_meeting_all}[/] (predicted)")
+    console.print(f"  ranked list:      {summary.ranked_csv}")
+    console.print(f"  top-candidate CIFs: {summary.cif_dir}")
+    console.print(f"  screen report:    {summary.screen_report}")
+
+
 @campaign_app.command("resume")
 def campaign_resume(
     run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
@@ -125,6 +162,9 @@ def campaign_resume(
     """Continue a campaign where it stopped."""
     from materials_ai.campaign.loop import Campaign
 
+    if (run_dir / "generative_state.json").exists():
+        _run_generative(run_dir / "workflow.yaml", run_dir, None, progress, resume=True)
+        return
     try:
         summary = Campaign.resume(run_dir, iterations=iterations, progress=progress).run()
     except MaterialsAIError as error:

@@ -1,0 +1,178 @@
+"""Benchmark: surrogate accuracy, calibration and scoring throughput on stored splits.
+
+Reproduces the figures of the surrogate table in ``docs/benchmarks.md``:
+
+* ``castelli``: heat of formation and GLLB-SC gap, 5-fold cross-validation on
+  ``datasets/splits/castelli_perovskites/random_5fold_seed0`` (mean over folds);
+* ``mp``: formation energy and PBE gap on ``datasets/splits/mp2018/random_80_10_10_seed0``;
+* ``throughput``: structures/s for ensemble scoring of ≤ 20-atom cells on this machine,
+  graph building included.
+
+Budgets (members, epochs, training-set cap) are arguments, so the same script serves a
+quick CPU check and a full run on a GPU machine::
+
+    .venv/bin/python benchmarks/surrogates.py castelli --members 5 --max-epochs 60
+    .venv/bin/python benchmarks/surrogates.py mp --members 3 --max-epochs 20 --max-train 10000
+    .venv/bin/python benchmarks/surrogates.py throughput --n 5000
+
+Each run writes ``benchmarks/results/surrogates_<task>.json`` (models under
+``runs/benchmarks/surrogates/``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from materials_ai.settings import PROJECT_ROOT
+
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+RUNS = PROJECT_ROOT / "runs" / "benchmarks" / "surrogates"
+
+
+def _machine() -> dict[str, Any]:
+    import torch
+
+    return {
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "load_average": os.getloadavg(),
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None):  # type: ignore[no-untyped-def]
+    from materials_ai.surrogates.jobs import load_train_config
+
+    job = load_train_config(config_path)
+    changes: dict[str, Any] = {
+        "surrogate.n_members": args.members,
+        "surrogate.training.max_epochs": args.max_epochs,
+        "compute": {"kind": "serial"},
+        "tracking": {"backend": "none"},
+    }
+    data = job.model_dump(mode="json")
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    if args.max_train:
+        data["max_train"] = args.max_train
+    if fold is not None:
+        data["split"]["fold"] = fold
+        data["name"] = f"{data['name']}_fold{fold}"
+    if args.oxidation:
+        data["surrogate"]["graph"]["site_features"] = ["oxidation"]
+    return type(job).model_validate(data)
+
+
+def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
+    """5-fold CV on the Castelli perovskites; metrics averaged over folds."""
+    from materials_ai.surrogates.jobs import run_training
+
+    folds = []
+    for fold in range(args.folds):
+        job = _job(PROJECT_ROOT / "configs" / "surrogate" / "castelli_cgcnn.yaml", args, fold)
+        summary = run_training(job, RUNS / job.name, progress=False)
+        folds.append(summary)
+        print(f"fold {fold}: {json.dumps(summary['metrics']['test'], indent=None)}", flush=True)
+    targets = list(folds[0]["metrics"]["test"])
+    mean = {
+        t: {
+            k: float(np.mean([f["metrics"]["test"][t][k] for f in folds]))
+            for k in folds[0]["metrics"]["test"][t]
+        }
+        for t in targets
+    }
+    return {"task": "castelli_5fold", "folds": folds, "mean_test": mean}
+
+
+def run_mp(args: argparse.Namespace) -> dict[str, Any]:
+    """MP-2018 hold-out split."""
+    from materials_ai.surrogates.jobs import run_training
+
+    job = _job(PROJECT_ROOT / "configs" / "surrogate" / "mp2018_cgcnn.yaml", args)
+    summary = run_training(job, RUNS / job.name, progress=False)
+    return {"task": "mp2018_holdout", "summary": summary, "test": summary["metrics"]["test"]}
+
+
+def run_throughput(args: argparse.Namespace) -> dict[str, Any]:
+    """Structures/s for graph building + 5-member ensemble scoring of ≤ 20-atom cells."""
+    from materials_ai.campaign.config import load_workflow
+    from materials_ai.data.loaders import load_dataset
+    from materials_ai.graphs.builder import build_graphs
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+    dataset = load_dataset("mp2018", targets=["band_gap"])
+    small = [r for r in dataset.records if len(r.structure) <= 20][: args.n]
+    config = load_workflow(PROJECT_ROOT / "workflows" / "castelli_water_splitting.yaml").surrogate
+    # Weights do not change the cost: members trained one epoch on 64 structures.
+    config = config.model_copy(
+        update={
+            "n_members": args.members,
+            "training": config.training.model_copy(update={"max_epochs": 1}),
+        }
+    )
+    surrogate = GraphEnsembleSurrogate(config, ["band_gap"])
+    warm = build_graphs([r.structure for r in small[:64]], [r.id for r in small[:64]], config.graph)
+    surrogate.fit_graphs(warm, np.arange(len(warm), dtype=float)[:, None])
+    runs = []
+    for _ in range(args.repeats):
+        started = time.perf_counter()
+        graphs = build_graphs([r.structure for r in small], [r.id for r in small], config.graph)
+        built = time.perf_counter()
+        surrogate.predict_graphs(graphs)
+        done = time.perf_counter()
+        runs.append(
+            {
+                "graphs_s": built - started,
+                "score_s": done - built,
+                "structures_per_s": len(small) / (done - started),
+            }
+        )
+        print(runs[-1], flush=True)
+    return {
+        "task": "throughput",
+        "n_structures": len(small),
+        "mean_atoms": float(np.mean([len(r.structure) for r in small])),
+        "members": args.members,
+        "runs": runs,
+        "median_structures_per_s": float(np.median([r["structures_per_s"] for r in runs])),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task", choices=["castelli", "mp", "throughput"])
+    parser.add_argument("--members", type=int, default=5)
+    parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--max-train", type=int, default=None)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--oxidation", action="store_true", help="oxidation-state features")
+    parser.add_argument("--n", type=int, default=5000, help="throughput: structures")
+    parser.add_argument("--repeats", type=int, default=3, help="throughput: runs")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    result = {"castelli": run_castelli, "mp": run_mp, "throughput": run_throughput}[args.task](args)
+    result["arguments"] = vars(args)
+    result["machine"] = _machine()
+    result["wall_seconds"] = time.perf_counter() - started
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    suffix = "_oxidation" if args.oxidation else ""
+    out = RESULTS / f"surrogates_{args.task}{suffix}.json"
+    out.write_text(json.dumps(result, indent=1, default=float))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
