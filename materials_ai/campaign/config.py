@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from materials_ai.acquisition.config import AcquisitionConfig
 from materials_ai.acquisition.objective import ObjectiveConfig
 from materials_ai.compute import ComputeConfig
+from materials_ai.config_errors import config_error
 from materials_ai.errors import ConfigError
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.tracking import TrackingConfig
@@ -161,19 +162,6 @@ class WorkflowConfig(BaseModel):
         return parse_workflow(data, "overrides")
 
 
-def _format_validation_error(error: ValidationError, source: str) -> str:
-    lines = [f"{source}: invalid workflow"]
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
-        if item["type"] == "extra_forbidden":
-            lines.append(f"  unknown key {where!r}")
-        elif item["type"] == "missing":
-            lines.append(f"  missing key {where!r}")
-        else:
-            lines.append(f"  {where}: {item['msg']}")
-    return "\n".join(lines)
-
-
 def parse_workflow(data: Any, source: str = "<workflow>") -> WorkflowConfig:
     """Validate a workflow given as a mapping.
 
@@ -185,7 +173,7 @@ def parse_workflow(data: Any, source: str = "<workflow>") -> WorkflowConfig:
     try:
         return WorkflowConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(_format_validation_error(error, source)) from None
+        raise config_error(error, WorkflowConfig, source) from None
 
 
 def load_workflow(path: str | Path) -> WorkflowConfig:

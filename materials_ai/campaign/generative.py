@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from materials_ai.acquisition.objective import DesirabilityObjective, ObjectiveConfig
 from materials_ai.candidates.config import PoolConfig
+from materials_ai.config_errors import config_error
 from materials_ai.errors import CampaignError, ConfigError
 from materials_ai.settings import PROJECT_ROOT
 from materials_ai.tracking import TrackingConfig
@@ -104,12 +105,7 @@ def load_generative_workflow(
     try:
         return GenerativeWorkflowConfig.model_validate(data)
     except ValidationError as error:
-        lines = [f"{path}: invalid generative workflow"]
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"])
-            kind = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-            lines.append(f"  {where}: {kind}")
-        raise ConfigError("\n".join(lines)) from None
+        raise config_error(error, GenerativeWorkflowConfig, str(path)) from None
 
 
 def _model_path(text: str) -> Path:

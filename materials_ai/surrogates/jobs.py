@@ -29,6 +29,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from materials_ai.compute import ComputeConfig
+from materials_ai.config_errors import config_error
 from materials_ai.errors import ConfigError, SurrogateError
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.tracking import TrackingConfig
@@ -97,12 +98,7 @@ def load_train_config(path: str | Path) -> TrainJobConfig:
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from None
     except ValidationError as error:
-        lines = [f"{path}: invalid training config"]
-        for item in error.errors():
-            where = ".".join(str(p) for p in item["loc"])
-            kind = "unknown key" if item["type"] == "extra_forbidden" else item["msg"]
-            lines.append(f"  {where}: {kind}")
-        raise ConfigError("\n".join(lines)) from None
+        raise config_error(error, TrainJobConfig, str(path)) from None
 
 
 @dataclass(frozen=True)
