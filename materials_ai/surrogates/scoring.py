@@ -317,9 +317,7 @@ class CompactStructures:
         return len(self.ids)
 
     @classmethod
-    def from_structures(
-        cls, structures: Sequence[Any], ids: Sequence[str]
-    ) -> CompactStructures:
+    def from_structures(cls, structures: Sequence[Any], ids: Sequence[str]) -> CompactStructures:
         """Pack ordered pymatgen structures (no partial occupancy)."""
         if len(structures) != len(ids):
             raise ValueError(f"{len(structures)} structures but {len(ids)} ids")
@@ -760,7 +758,7 @@ def stream_score(
     score: Callable[[Prediction], np.ndarray],
     executor: Executor | None = None,
     k: int = 100,
-    batch_size: int = 512,
+    batch_size: int = 256,
     retries: int = 1,
     checkpoint_dir: str | Path | None = None,
     on_partition: Callable[[PartitionSummary], None] | None = None,
