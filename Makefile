@@ -4,6 +4,8 @@
 #   make test    run the test suite (unit + integration on the real datasets)
 #   make lint    ruff + mypy
 #   make bench   benchmarks (slow; writes docs/benchmarks.md figures)
+#   make gpaw    optional GPAW DFT oracle (apt build deps + the `dft` extra)
+#   make mlp     optional CHGNet ML-potential oracle (the `mlp` extra)
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -26,7 +28,7 @@ UV_FLAGS := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 DEMO_ITERATIONS ?= 14
 DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo test test-all lint bench clean gpaw mlp
 
 venv: $(STAMP)
 
@@ -54,6 +56,27 @@ lint: venv
 
 bench: venv
 	$(PY) benchmarks/run_all.py
+
+# GPAW (serial build, C++17, against Debian's libxc/OpenBLAS/FFTW; configs/gpaw/siteconfig.py).
+# GPAW_BUILD_JOBS must stay unset: its Makefile build loses _gpaw under uv.
+GPAW_APT := libxc-dev libopenblas-dev libfftw3-dev g++
+gpaw: venv
+	@if ! dpkg -s $(GPAW_APT) >/dev/null 2>&1; then \
+	  SUDO=""; if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    $$SUDO apt-get install -y -qq $(GPAW_APT) >/dev/null; fi
+	@echo "building GPAW (about 2 min) ..."
+	@unset GPAW_BUILD_JOBS; export GPAW_CONFIG=$(abspath configs/gpaw/siteconfig.py); \
+	  ( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -e '.[dev,dft]' ) || \
+	  $(PY) -m pip install -q -e '.[dev,dft]'
+	@$(PY) -c 'import _gpaw' 2>/dev/null || { echo "GPAW has no _gpaw extension: rebuilding without cache"; \
+	  GPAW_CONFIG=$(abspath configs/gpaw/siteconfig.py) $(PY) -m pip install -q --no-cache-dir \
+	  --force-reinstall --no-deps 'gpaw==26.7.0'; }
+	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/gpaw info | grep -E '^(gpaw|_gpaw|libxc|FFTW|PAW)'
+
+mlp: venv
+	@( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -e '.[dev,mlp]' ) || \
+	  $(PY) -m pip install -q -e '.[dev,mlp]'
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,135 @@
+"""The fidelity chain, its config, and fidelity-aware training targets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from materials_ai.data.records import Candidate, Observation
+from materials_ai.errors import OracleError
+from materials_ai.oracles import Oracle
+from materials_ai.oracles.chain import OracleChain
+from materials_ai.oracles.config import FidelityChainConfig
+from materials_ai.oracles.fidelity import fidelity_counts, fidelity_table, qualify, split_target
+from materials_ai.oracles.simulate import demo_structures
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _chain_config(tmp_path: Path, **stage2: object) -> FidelityChainConfig:
+    return FidelityChainConfig.model_validate(
+        {
+            "job_dir": str(tmp_path / "jobs"),
+            "max_parallel": 2,
+            "stages": [
+                {
+                    "oracle": {"kind": "sleep", "seconds": 0.0, "fail_ids": ["CaO"]},
+                    "name": "cheap",
+                    "batch_size": 4,
+                },
+                {
+                    "oracle": {"kind": "sleep", "seconds": 0.0},
+                    "name": "expensive",
+                    "select_top": 2,
+                    **stage2,
+                },
+            ],
+        }
+    )
+
+
+def test_chain_config_rejects_unknown_keys_and_duplicate_names() -> None:
+    with pytest.raises(ValueError, match="fmax"):
+        FidelityChainConfig.model_validate(
+            {"stages": [{"oracle": {"kind": "chgnet", "fmax": 0.1}}]}
+        )
+    with pytest.raises(ValueError, match="unique"):
+        FidelityChainConfig.model_validate(
+            {"stages": [{"oracle": {"kind": "sleep"}}, {"oracle": {"kind": "sleep"}}]}
+        )
+    config = FidelityChainConfig.model_validate(
+        {"stages": [{"oracle": {"kind": "chgnet"}}, {"oracle": {"kind": "gpaw"}, "select_top": 5}]}
+    )
+    assert config.stages[1].oracle.task().settings()["ecut_ev"] == 600.0  # type: ignore[union-attr]
+    assert config.stages[0].oracle.task().fidelity == "ml_potential"  # type: ignore[union-attr]
+
+
+def test_chain_runs_cheap_stage_on_all_and_expensive_on_top_m(tmp_path: Path) -> None:
+    chain = _chain_config(tmp_path).build(tmp_path)
+    assert isinstance(chain, Oracle)
+    # Priority order: cand0 MgO, cand1 CaO (fails the cheap stage), cand2 SrO, cand3 BaO.
+    candidates = [Candidate(f"cand{i}", s) for i, s in enumerate(demo_structures(4))]
+    tickets = chain.submit(candidates)
+    assert chain.wait(tickets, timeout_s=90, poll_s=0.2)
+    observations = chain.collect(tickets)
+    by_fidelity: dict[str, list[str]] = {}
+    for obs in observations:
+        by_fidelity.setdefault(f"{obs.provenance['job_id'].split('--')[0]}", []).append(
+            obs.candidate_id
+        )
+    assert sorted(by_fidelity["cheap"]) == ["cand0", "cand1", "cand2", "cand3"]
+    # The failed candidate is skipped; the first two that passed go on, in priority order.
+    assert by_fidelity["expensive"] == ["cand0", "cand2"]
+    assert chain.stage_summary() == [
+        {"stage": 0, "submitted": 4, "finished": 4, "ok": 3},
+        {"stage": 1, "submitted": 2, "finished": 2, "ok": 2},
+    ]
+    # A new process (a resumed campaign) rebuilds the chain from config and chain.json.
+    again = _chain_config(tmp_path).build(tmp_path)
+    assert again.collect(tickets) == observations
+    state = json.loads((tmp_path / "jobs" / "chain.json").read_text())
+    [group] = state["groups"].values()
+    assert group["selected"][1] == ["cand0", "cand2"]
+
+
+def test_chain_filters_and_ranks_by_a_value(tmp_path: Path) -> None:
+    chain = _chain_config(
+        tmp_path, rank_by="n_sites", descending=True, max_values={"n_sites": 1.0}
+    ).build(tmp_path)
+    candidates = [Candidate(f"cand{i}", s) for i, s in enumerate(demo_structures(2))]
+    tickets = chain.submit(candidates)
+    assert chain.wait(tickets, timeout_s=60, poll_s=0.2)
+    # Every structure has 2 sites > 1.0: nothing goes to the expensive stage, and the
+    # tickets are settled with their cheap observation only.
+    observations = chain.collect(tickets)
+    assert len(observations) == 2
+    assert chain.stage_summary()[1]["submitted"] == 0
+
+
+def test_chain_rejects_foreign_tickets(tmp_path: Path) -> None:
+    chain = _chain_config(tmp_path).build(tmp_path)
+    from materials_ai.oracles import Ticket
+
+    with pytest.raises(OracleError):
+        chain.collect([Ticket("replay:x", "x", "replay")])
+    assert isinstance(chain, OracleChain)
+
+
+def test_fidelity_names_and_training_table() -> None:
+    assert qualify("band_gap", "dft_gllbsc") == "band_gap@dft_gllbsc"
+    assert split_target("band_gap@dft_gllbsc") == ("band_gap", "dft_gllbsc")
+    assert split_target("band_gap") == ("band_gap", None)
+    observations = [
+        Observation("a", {"band_gap": 1.0, "e_above_hull": 0.02}, "ml_potential"),
+        Observation("a", {"band_gap": 2.5}, "dft_gllbsc"),
+        Observation("a", {"band_gap": 0.5}, "ml_potential"),  # later, but lower fidelity
+        Observation("b", {"e_above_hull": 0.3}, "ml_potential"),
+        Observation("c", {}, "dft_gllbsc", ok=False, reason="SCF did not converge"),
+        Observation("d", {"band_gap": 3.0}, "replay").to_dict(),  # stored form works too
+    ]
+    table = fidelity_table(
+        observations, ["band_gap", "band_gap@dft_gllbsc", "e_above_hull@ml_potential"]
+    )
+    assert table == {
+        "a": {"band_gap": 2.5, "band_gap@dft_gllbsc": 2.5, "e_above_hull@ml_potential": 0.02},
+        "b": {"e_above_hull@ml_potential": 0.3},
+        "d": {"band_gap": 3.0},
+    }
+    assert fidelity_counts(observations) == {
+        "ml_potential": 3,
+        "dft_gllbsc": 1,
+        "dft_gllbsc:failed": 1,
+        "replay": 1,
+    }
