@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from materials_ai.acquisition.config import AcquisitionConfig
 from materials_ai.acquisition.objective import ObjectiveConfig
@@ -33,6 +40,8 @@ class DataConfig(BaseModel):
         limit: Use only the first ``limit`` rows (quick runs, tests).
         sample_size: Use a seeded random sample of this many rows (after ``limit``).
         sample_seed: Seed of that sample.
+        screens: Pool screens applied before the loop, by name (see
+            :mod:`materials_ai.campaign.pool_screens`), e.g. ``[pfas_free]``.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,6 +51,17 @@ class DataConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     sample_size: int | None = Field(None, ge=1)
     sample_seed: int = 0
+    screens: tuple[str, ...] = ()
+
+    @field_validator("screens")
+    @classmethod
+    def _known_screens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        from materials_ai.campaign.pool_screens import POOL_SCREENS
+
+        unknown = [n for n in value if n not in POOL_SCREENS]
+        if unknown:
+            raise ValueError(f"unknown pool screen(s) {unknown}; known: {sorted(POOL_SCREENS)}")
+        return value
 
 
 class LoopConfig(BaseModel):

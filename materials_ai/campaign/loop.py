@@ -280,6 +280,10 @@ class Campaign:
         from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 
         dataset = self._load_dataset()
+        if self.config.data.screens:  # e.g. pfas_free: rules applied before any label
+            from materials_ai.campaign.pool_screens import apply_pool_screens
+
+            dataset = apply_pool_screens(dataset, self.config.data.screens, self.run_dir)
         if len(dataset) < self.config.loop.initial_labels + 1:
             raise CampaignError(
                 f"dataset {dataset.name!r} has {len(dataset)} usable rows; the campaign needs "

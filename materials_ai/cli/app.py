@@ -127,8 +127,9 @@ def _is_generative(workflow: Path) -> bool:
     return isinstance(data, dict) and data.get("kind") == "generative"
 
 
-def _run_generative(workflow: Path, run_dir: Path, seed: int | None, progress: bool,
-                    resume: bool = False) -> None:
+def _run_generative(
+    workflow: Path, run_dir: Path, seed: int | None, progress: bool, resume: bool = False
+) -> None:
     from materials_ai.campaign.generative import GenerativeCampaign, load_generative_workflow
 
     try:

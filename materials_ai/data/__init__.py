@@ -26,9 +26,11 @@ from materials_ai.data.records import (
     Candidate,
     MaterialRecord,
     MaterialsDataset,
+    Molecule,
     Observation,
     SkippedRow,
     TargetSpec,
+    structure_kind,
 )
 from materials_ai.data.registry import (
     dataset_path,
@@ -43,6 +45,7 @@ __all__ = [
     "DatasetCard",
     "MaterialRecord",
     "MaterialsDataset",
+    "Molecule",
     "Observation",
     "SkippedRow",
     "TargetCard",
@@ -58,5 +61,6 @@ __all__ = [
     "parse_structure",
     "sha256_file",
     "structure_cache_path",
+    "structure_kind",
     "verify_checksum",
 ]

@@ -35,9 +35,10 @@ __all__ = [
     "load_card",
 ]
 
-#: How the structure column is encoded: CIF text, or ``Structure.as_dict()`` written
-#: as a Python literal (read with :func:`ast.literal_eval`).
-StructureFormat = Literal["cif", "pymatgen_dict_literal"]
+#: How the structure column is encoded: CIF text, ``Structure.as_dict()`` written as a
+#: Python literal (read with :func:`ast.literal_eval`), or a SMILES string (the row is a
+#: molecule, :class:`~materials_ai.data.records.Molecule`).
+StructureFormat = Literal["cif", "pymatgen_dict_literal", "smiles"]
 
 _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -70,16 +71,22 @@ class TargetCard(_Frozen):
 
     Attributes:
         column: Column of the table holding the values.
-        unit: Unit of the values (``eV``, ``eV/atom``).
+        unit: Unit of the values the platform uses (``eV``, ``eV/atom``).
         description: What the value is, at which level of theory.
         valid_range: Optional inclusive ``(min, max)`` in ``unit``; the loader skips rows
             outside it (the card's stated outlier rule).
+        source_unit: Unit of the numbers in the file when it differs from ``unit``
+            (e.g. ``Hartree``); then ``scale`` converts them.
+        scale: Factor from the file's numbers to ``unit`` (value = raw x scale), e.g.
+            27.211386245988 eV per Hartree (CODATA 2018). 1 when the file is in ``unit``.
     """
 
     column: str = Field(min_length=1)
     unit: str = Field(min_length=1)
     description: str = Field(min_length=1)
     valid_range: tuple[float, float] | None = None
+    source_unit: str | None = Field(default=None, min_length=1)
+    scale: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
 
     @field_validator("valid_range")
     @classmethod
@@ -111,7 +118,9 @@ class DatasetCard(_Frozen):
         rows: Number of data rows the file holds.
         upstream: Source, URLs, commit, licence and citation.
         level_of_theory: Code, functional and corrections behind the labels.
-        id_column: Column holding the material identifiers.
+        id_column: Column holding the material identifiers; ``None`` for a table without
+            one, whose ids are then ``<name>-<row>`` (0-based row; stable because the file
+            is pinned by its sha256).
         id_strip_suffix: Suffix removed from ids that end with it (``.cif``).
         structure_column: Column holding the structures.
         structure_format: Encoding of :attr:`structure_column`.
@@ -127,7 +136,7 @@ class DatasetCard(_Frozen):
     rows: int = Field(ge=0)
     upstream: UpstreamSource
     level_of_theory: str = Field(min_length=1)
-    id_column: str = Field(min_length=1)
+    id_column: str | None = Field(min_length=1)
     id_strip_suffix: str | None = None
     structure_column: str = Field(min_length=1)
     structure_format: StructureFormat
@@ -169,8 +178,8 @@ class DatasetCard(_Frozen):
 
     @model_validator(mode="after")
     def _check_columns(self) -> DatasetCard:
-        special = {self.id_column, self.structure_column}
-        if len(special) != 2:
+        special = {self.id_column, self.structure_column} - {None}
+        if self.id_column == self.structure_column:
             raise ValueError("id_column and structure_column must differ")
         for name, target in self.targets.items():
             if target.column in special:

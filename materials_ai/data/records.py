@@ -6,6 +6,9 @@
   and provenance.
 * :class:`MaterialRecord` is one labelled row of a dataset (used for training and by the
   replay oracle, which hides its labels until they are asked for).
+* :class:`Molecule` is the molecular counterpart of a pymatgen ``Structure``: a
+  candidate's ``structure`` is either a crystal (``Structure``) or a ``Molecule``, and every
+  stage of the loop dispatches on that kind (:func:`structure_kind`).
 """
 
 from __future__ import annotations
@@ -18,7 +21,111 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from pymatgen.core import Composition, Structure
+    from rdkit import Chem
+
+
+@dataclass(frozen=True, slots=True)
+class Molecule:
+    """A molecule, held as its canonical SMILES.
+
+    The record is the molecular counterpart of a pymatgen ``Structure`` in
+    :class:`Candidate` and :class:`MaterialRecord`. It stores only the canonical SMILES
+    (hashable, JSON- and pickle-cheap, the identity used for deduplication and novelty);
+    :meth:`to_rdkit` builds an RDKit ``Mol`` on demand. A fresh ``Mol`` per call keeps
+    the frozen record free of shared mutable state (RDKit molecules are mutable) and costs
+    about 20 µs for a QM9-sized molecule. A pymatgen ``Molecule`` was not used: it needs
+    3D coordinates, which SMILES tables do not have, and it drops bond orders and
+    aromaticity, which the molecular graphs and the PFAS screen need.
+
+    Build one with :meth:`from_smiles` (validates and canonicalises). Heavy imports
+    (RDKit, pymatgen) happen inside the methods.
+
+    Attributes:
+        smiles: Canonical (RDKit) SMILES, hydrogens implicit.
+    """
+
+    smiles: str
+
+    @classmethod
+    def from_smiles(cls, smiles: str) -> Molecule:
+        """Parse, sanitise and canonicalise ``smiles``.
+
+        Raises:
+            DataError: If ``smiles`` is empty or RDKit cannot parse or sanitise it.
+        """
+        from materials_ai.errors import DataError
+
+        if not isinstance(smiles, str) or not smiles.strip():
+            raise DataError("empty SMILES")
+        from rdkit import Chem, RDLogger
+
+        RDLogger.DisableLog("rdApp.*")
+        mol = Chem.MolFromSmiles(smiles.strip())
+        if mol is None:
+            raise DataError(f"invalid SMILES {smiles.strip()[:80]!r} (RDKit cannot parse it)")
+        if mol.GetNumAtoms() == 0:
+            raise DataError(f"SMILES {smiles.strip()[:80]!r} has no atoms")
+        return cls(Chem.MolToSmiles(mol))
+
+    def to_rdkit(self, *, add_hydrogens: bool = False) -> Chem.Mol:
+        """Return a new sanitised RDKit ``Mol`` (explicit hydrogens if asked)."""
+        from rdkit import Chem
+
+        mol = Chem.MolFromSmiles(self.smiles)
+        if mol is None:
+            from materials_ai.errors import DataError
+
+            raise DataError(f"invalid SMILES {self.smiles[:80]!r}")
+        return Chem.AddHs(mol) if add_hydrogens else mol
+
+    @property
+    def formula(self) -> str:
+        """Molecular formula in Hill order, hydrogens included (``C6H6``)."""
+        from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+        return str(CalcMolFormula(self.to_rdkit()))
+
+    @property
+    def composition(self) -> Composition:
+        """pymatgen ``Composition`` of the whole molecule (hydrogens included).
+
+        Lets code written for crystals (chemical systems, element policies) read a
+        molecule's elements the same way.
+        """
+        from collections import Counter
+
+        from pymatgen.core import Composition
+
+        counts = Counter(a.GetSymbol() for a in self.to_rdkit(add_hydrogens=True).GetAtoms())
+        return Composition(dict(counts))
+
+    def __len__(self) -> int:
+        """Number of atoms, hydrogens included."""
+        return int(self.to_rdkit(add_hydrogens=True).GetNumAtoms())
+
+    def as_dict(self) -> dict[str, str]:
+        """JSON form, tagged like pymatgen's ``as_dict`` (see :func:`structure_from_dict`)."""
+        return {"@module": type(self).__module__, "@class": "Molecule", "smiles": self.smiles}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Molecule:
+        """Inverse of :meth:`as_dict`."""
+        return cls(str(data["smiles"]))
+
+
+def structure_kind(structure: object) -> str:
+    """Return ``"molecule"`` for a :class:`Molecule`, ``"crystal"`` otherwise."""
+    return "molecule" if isinstance(structure, Molecule) else "crystal"
+
+
+def structure_from_dict(data: Mapping[str, Any]) -> Structure | Molecule:
+    """Rebuild a crystal (pymatgen ``Structure.as_dict()``) or a :meth:`Molecule.as_dict`."""
+    if data.get("@class") == "Molecule" and "smiles" in data:
+        return Molecule.from_dict(data)
     from pymatgen.core import Structure
+
+    return Structure.from_dict(dict(data))
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,19 +150,24 @@ class Candidate:
     """A material the campaign may propose, without any label.
 
     Attributes:
-        id: Stable identifier (e.g. ``mp-1234`` or ``perov_17``).
-        structure: The crystal structure.
+        id: Stable identifier (e.g. ``mp-1234``, ``perov_17`` or a QM9 index).
+        structure: The crystal structure, or a :class:`Molecule`.
         source: Where the candidate came from (dataset name or generator name).
     """
 
     id: str
-    structure: Structure
+    structure: Structure | Molecule
     source: str = ""
 
     @property
+    def kind(self) -> str:
+        """``"crystal"`` or ``"molecule"``."""
+        return structure_kind(self.structure)
+
+    @property
     def formula(self) -> str:
-        """Reduced formula of the structure (e.g. ``SrSnO3``)."""
-        return str(self.structure.composition.reduced_formula)
+        """Reduced formula of a crystal (``SrSnO3``); molecular formula of a molecule."""
+        return _formula(self.structure)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,20 +176,20 @@ class MaterialRecord:
 
     Attributes:
         id: Stable identifier taken from the dataset's id column.
-        structure: The crystal structure parsed from the table.
+        structure: The crystal structure (or :class:`Molecule`) parsed from the table.
         targets: Target name -> value, in the unit of the dataset card's target.
         row: 0-based row index in the source file (for error messages).
     """
 
     id: str
-    structure: Structure
+    structure: Structure | Molecule
     targets: Mapping[str, float]
     row: int = -1
 
     @property
     def formula(self) -> str:
-        """Reduced formula of the structure."""
-        return str(self.structure.composition.reduced_formula)
+        """Reduced formula of a crystal; molecular formula of a molecule."""
+        return _formula(self.structure)
 
     def as_candidate(self, source: str = "") -> Candidate:
         """Return the unlabelled view of this record."""
@@ -193,6 +305,12 @@ class MaterialsDataset:
             records=[self.records[i] for i in indices],
             skipped=list(self.skipped),
         )
+
+
+def _formula(structure: Structure | Molecule) -> str:
+    if isinstance(structure, Molecule):
+        return structure.formula
+    return str(structure.composition.reduced_formula)
 
 
 def is_finite_number(value: Any) -> bool:

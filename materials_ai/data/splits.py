@@ -51,8 +51,8 @@ def random_holdout(
     if abs(sum(fractions) - 1.0) > 1e-9 or min(fractions) < 0:
         raise DataError(f"split fractions must be non-negative and sum to 1; got {fractions}")
     order = np.random.default_rng(seed).permutation(len(ids))
-    n_train = int(round(fractions[0] * len(ids)))
-    n_val = int(round(fractions[1] * len(ids)))
+    n_train = round(fractions[0] * len(ids))
+    n_val = round(fractions[1] * len(ids))
     shuffled = [ids[i] for i in order]
     return HoldoutSplit(
         tuple(shuffled[:n_train]),

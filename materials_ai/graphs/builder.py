@@ -1,9 +1,18 @@
-"""Structure -> neighbour arrays, one structure at a time or a whole pool."""
+"""Structure -> graph arrays, one structure at a time or a whole pool.
+
+:func:`build_graphs` dispatches on the kind of the structures (see
+:func:`materials_ai.data.records.structure_kind`) through a registry of featurizers:
+``crystal`` builds periodic neighbour graphs here; ``molecule`` builds RDKit atom/bond
+graphs (:mod:`materials_ai.molecules.featurize`). Featurizers are named by import path and
+resolved on first use, so importing this module never imports RDKit.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import importlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -105,20 +114,76 @@ def _build_chunk(args: tuple[Sequence[Structure], Sequence[str], GraphConfig]) -
     return PackedGraphs.from_arrays(arrays, ids=list(ids), node_features=features)  # type: ignore[arg-type]
 
 
+@dataclass(frozen=True)
+class Featurizer:
+    """How structures of one kind become graphs.
+
+    Attributes:
+        target: ``"module:function"``; the function takes one chunk
+            ``(structures, ids, config)`` and returns its :class:`PackedGraphs`.
+        version: Bumped when the featurizer's output changes; part of the graph cache key
+            of every kind except ``crystal`` (whose key predates the registry).
+    """
+
+    target: str
+    version: int = 1
+
+    def load(self) -> Callable[[tuple[Sequence[Any], Sequence[str], GraphConfig]], PackedGraphs]:
+        """Import and return the chunk function."""
+        module, _, name = self.target.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+#: Structure kind -> featurizer. Register another kind with :func:`register_featurizer`.
+GRAPH_FEATURIZERS: dict[str, Featurizer] = {
+    "crystal": Featurizer("materials_ai.graphs.builder:_build_chunk"),
+    "molecule": Featurizer("materials_ai.molecules.featurize:build_molecule_chunk"),
+}
+
+
+def register_featurizer(kind: str, target: str, version: int = 1) -> None:
+    """Register (or replace) the featurizer of structures of ``kind``."""
+    GRAPH_FEATURIZERS[kind] = Featurizer(target, version)
+
+
+def pool_kind(structures: Sequence[Any]) -> str:
+    """Return the one kind (``crystal``, ``molecule``) of ``structures``.
+
+    Raises:
+        GraphConstructionError: If the pool mixes kinds or the kind has no featurizer.
+    """
+    from materials_ai.data.records import structure_kind
+
+    kinds = {structure_kind(s) for s in structures} or {"crystal"}
+    if len(kinds) > 1:
+        raise GraphConstructionError(
+            f"a pool mixes structure kinds {sorted(kinds)}; build each kind separately"
+        )
+    kind = kinds.pop()
+    if kind not in GRAPH_FEATURIZERS:
+        raise GraphConstructionError(
+            f"no graph featurizer for structures of kind {kind!r}; "
+            f"registered: {sorted(GRAPH_FEATURIZERS)}"
+        )
+    return kind
+
+
 def build_graphs(
-    structures: Sequence[Structure],
+    structures: Sequence[Any],
     ids: Sequence[str],
     config: GraphConfig | None = None,
     *,
     executor: Executor | None = None,
     chunk_size: int = 2000,
 ) -> PackedGraphs:
-    """Build the graphs of many structures, optionally in parallel.
+    """Build the graphs of many structures (crystals or molecules), optionally in parallel.
 
     Args:
-        structures: `n` ordered structures.
+        structures: `n` ordered crystal structures, or `n`
+            :class:`~materials_ai.data.records.Molecule` records (one kind per call).
         ids: `n` identifiers (kept on the result, used in error messages).
-        config: Graph settings.
+        config: Graph settings (crystals; molecular graphs have a fixed, versioned
+            feature set).
         executor: Runs chunks in parallel when given (e.g. a Dask executor).
         chunk_size: Structures per task.
 
@@ -134,8 +199,9 @@ def build_graphs(
     ]
     if not chunks:
         return PackedGraphs.empty()
+    build_chunk = GRAPH_FEATURIZERS[pool_kind(structures)].load()
     if executor is None:
-        parts = [_build_chunk(chunk) for chunk in chunks]
+        parts = [build_chunk(chunk) for chunk in chunks]
     else:
-        parts = executor.map(_build_chunk, chunks, desc="building graphs")
+        parts = executor.map(build_chunk, chunks, desc="building graphs")
     return PackedGraphs.concat(parts)

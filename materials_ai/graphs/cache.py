@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from materials_ai.compute import Executor
+    from materials_ai.data.records import Molecule
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,9 @@ logger = logging.getLogger(__name__)
 GRAPH_FORMAT_VERSION = 1
 
 
-def graph_cache_key(source: str, ids: Sequence[str], config: GraphConfig) -> str:
+def graph_cache_key(
+    source: str, ids: Sequence[str], config: GraphConfig, kind: str = "crystal"
+) -> str:
     """Return the cache key for graphs of ``ids`` from ``source`` under ``config``.
 
     Args:
@@ -32,8 +35,14 @@ def graph_cache_key(source: str, ids: Sequence[str], config: GraphConfig) -> str
             name with its file's sha256.
         ids: Structure ids, in order.
         config: Graph settings.
+        kind: Structure kind; every kind but ``crystal`` (whose keys are unchanged) adds
+            its name and featurizer version to the key.
     """
     digest = hashlib.sha256()
+    if kind != "crystal":
+        from materials_ai.graphs.builder import GRAPH_FEATURIZERS
+
+        digest.update(f"{kind}-v{GRAPH_FEATURIZERS[kind].version}|".encode())
     digest.update(f"v{GRAPH_FORMAT_VERSION}|{source}|{config.fingerprint()}|".encode())
     for i in ids:
         digest.update(i.encode())
@@ -42,7 +51,7 @@ def graph_cache_key(source: str, ids: Sequence[str], config: GraphConfig) -> str
 
 
 def load_or_build_graphs(
-    structures: Sequence[Structure],
+    structures: Sequence[Structure] | Sequence[Molecule],
     ids: Sequence[str],
     config: GraphConfig,
     *,
@@ -53,8 +62,11 @@ def load_or_build_graphs(
 ) -> PackedGraphs:
     """Return the graphs of ``structures``, from the disk cache when present.
 
+    Graphs are built by the featurizer of the structures' kind (crystal or molecule, see
+    :func:`materials_ai.graphs.builder.build_graphs`).
+
     Args:
-        structures: `n` structures.
+        structures: `n` structures (crystals or molecules).
         ids: `n` ids (part of the cache key).
         config: Graph settings (part of the cache key).
         source: Origin of the structures (part of the cache key; include a checksum).
@@ -62,7 +74,9 @@ def load_or_build_graphs(
         executor: Optional parallel executor for building.
         use_cache: Read and write the cache.
     """
-    key = graph_cache_key(source, ids, config)
+    from materials_ai.graphs.builder import pool_kind
+
+    key = graph_cache_key(source, ids, config, pool_kind(structures))
     path = cache_dir(cache_root) / "graphs" / f"{key}.npz"
     if use_cache and path.exists():
         graphs = PackedGraphs.load(path)

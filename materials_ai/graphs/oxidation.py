@@ -57,8 +57,9 @@ def valence_electrons_left(symbol: str, oxidation_state: float) -> float:
 
 def _closed_shell(symbol: str, oxidation_state: float) -> bool:
     left = valence_electrons_left(symbol, oxidation_state)
-    return left in (0.0, 10.0) or (left == 2.0 and oxidation_state > 0 and symbol not in (
-        "Be", "Mg", "Ca", "Sr", "Ba", "Ra"))
+    return left in (0.0, 10.0) or (
+        left == 2.0 and oxidation_state > 0 and symbol not in ("Be", "Mg", "Ca", "Sr", "Ba", "Ra")
+    )
 
 
 @lru_cache(maxsize=65536)

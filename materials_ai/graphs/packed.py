@@ -41,7 +41,11 @@ class PackedGraphs:
         edge_ptr: `g + 1` int64 offsets of each graph's edges.
         ids: `g` identifiers.
         node_features: Optional extra atom features, `N x f` float32 (e.g. oxidation
-            states, see :mod:`materials_ai.graphs.oxidation`).
+            states, see :mod:`materials_ai.graphs.oxidation`, or RDKit atom features of a
+            molecular graph).
+        edge_attr: Optional edge features, `E x f_e` float32 (e.g. RDKit bond features of
+            a molecular graph, see :mod:`materials_ai.molecules.featurize`); handled like
+            ``node_features`` by every method.
     """
 
     z: np.ndarray
@@ -51,6 +55,7 @@ class PackedGraphs:
     edge_ptr: np.ndarray
     ids: tuple[str, ...]
     node_features: np.ndarray | None = None
+    edge_attr: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -84,6 +89,7 @@ class PackedGraphs:
         graphs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
         ids: Sequence[str],
         node_features: Sequence[np.ndarray] | None = None,
+        edge_attr: Sequence[np.ndarray] | None = None,
     ) -> PackedGraphs:
         """Pack ``(z, edge_index, edge_dist)`` triples (see ``structure_to_arrays``).
 
@@ -91,6 +97,7 @@ class PackedGraphs:
             graphs: One triple per graph.
             ids: One id per graph.
             node_features: Optionally one `n_i x f` array per graph.
+            edge_attr: Optionally one `e_i x f_e` array per graph.
         """
         if len(graphs) != len(ids):
             raise ValueError(f"{len(graphs)} graphs but {len(ids)} ids")
@@ -99,6 +106,9 @@ class PackedGraphs:
         features = None
         if node_features is not None:
             features = np.concatenate(list(node_features)).astype(np.float32)
+        edges = None
+        if edge_attr is not None:
+            edges = np.concatenate(list(edge_attr)).astype(np.float32)
         n_nodes = np.array([len(g[0]) for g in graphs], dtype=np.int64)
         n_edges = np.array([g[1].shape[1] for g in graphs], dtype=np.int64)
         return cls(
@@ -109,6 +119,7 @@ class PackedGraphs:
             edge_ptr=np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
             ids=tuple(str(i) for i in ids),
             node_features=features,
+            edge_attr=edges,
         )
 
     @classmethod
@@ -120,6 +131,9 @@ class PackedGraphs:
         with_features = [p.node_features is not None for p in parts]
         if any(with_features) and not all(with_features):
             raise ValueError("cannot concatenate pools with and without node features")
+        with_edges = [p.edge_attr is not None for p in parts]
+        if any(with_edges) and not all(with_edges):
+            raise ValueError("cannot concatenate pools with and without edge features")
         node_off = np.cumsum([0] + [len(p.z) for p in parts[:-1]])
         edge_off = np.cumsum([0] + [p.edge_index.shape[1] for p in parts[:-1]])
         return cls(
@@ -135,6 +149,9 @@ class PackedGraphs:
             ids=tuple(i for p in parts for i in p.ids),
             node_features=np.concatenate([p.node_features for p in parts])  # type: ignore[misc]
             if all(with_features)
+            else None,
+            edge_attr=np.concatenate([p.edge_attr for p in parts])  # type: ignore[misc]
+            if all(with_edges)
             else None,
         )
 
@@ -159,6 +176,7 @@ class PackedGraphs:
             edge_ptr=np.concatenate([[0], np.cumsum(n_edges)]).astype(np.int64),
             ids=tuple(self.ids[i] for i in indices),
             node_features=None if self.node_features is None else self.node_features[node_sel],
+            edge_attr=None if self.edge_attr is None else self.edge_attr[edge_sel],
         )
 
     def to_batch(self, indices: Sequence[int] | np.ndarray | None = None) -> Data:
@@ -170,7 +188,8 @@ class PackedGraphs:
         Returns:
             ``Data`` with ``z`` `N` (long), ``edge_index`` `2 x E` (long, global),
             ``edge_dist`` `E` (float32, Å), ``batch`` `N` (long graph index) and
-            ``num_graphs``.
+            ``num_graphs``; plus ``node_features`` `N x f` and ``edge_attr`` `E x f_e`
+            (float32) when the pool has them.
         """
         import torch
         from torch_geometric.data import Data
@@ -185,6 +204,8 @@ class PackedGraphs:
         extra = {}
         if self.node_features is not None:
             extra["node_features"] = torch.from_numpy(self.node_features[node_sel])
+        if self.edge_attr is not None:
+            extra["edge_attr"] = torch.from_numpy(self.edge_attr[edge_sel])
         return Data(
             z=torch.from_numpy(self.z[node_sel]),
             edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
@@ -210,6 +231,7 @@ class PackedGraphs:
                 edge_ptr=self.edge_ptr,
                 ids=np.array(self.ids, dtype=np.str_),
                 **({} if self.node_features is None else {"node_features": self.node_features}),
+                **({} if self.edge_attr is None else {"edge_attr": self.edge_attr}),
             )
         os.replace(tmp, path)
 
@@ -224,5 +246,6 @@ class PackedGraphs:
                 node_ptr=data["node_ptr"],
                 edge_ptr=data["edge_ptr"],
                 ids=tuple(str(i) for i in data["ids"]),
-                node_features=data["node_features"] if "node_features" in data else None,
+                node_features=data.get("node_features", None),
+                edge_attr=data.get("edge_attr", None),
             )

@@ -387,7 +387,7 @@ def _structures(ctx: ReportContext, lang: str, t: Callable[..., str], top: int) 
     for _, r in ctx.ranked.head(top).iterrows():
         cid = str(r["id"])
         structure = ctx.structures.get(cid)
-        if structure is None:
+        if structure is None or not hasattr(structure, "lattice"):  # none, or a molecule
             continue
         s = summaries.setdefault(cid, summarize_structure(structure))
         rows.append(

@@ -70,7 +70,8 @@ def build_ranked_list(
     Returns:
         Columns: ``rank, id, formula, status, score, predicted_desirability,
         p_all_criteria, acquisition_value, validated_desirability, satisfies_all`` and,
-        per target ``t``: ``t_pred_mean, t_pred_std, t_validated``.
+        per target ``t``: ``t_pred_mean, t_pred_std, t_validated``. A pool of molecules
+        also gets a ``smiles`` column after ``formula``.
     """
     names = objective.target_names
     n = len(candidates)
@@ -124,6 +125,8 @@ def build_ranked_list(
             "satisfies_all": np.where(is_validated, validated_d >= 0, False),
         }
     )
+    if any(c.kind == "molecule" for c in candidates):
+        table.insert(2, "smiles", [getattr(c.structure, "smiles", "") for c in candidates])
     for j, t in enumerate(names):
         table[f"{t}_pred_mean"] = mean[:, j]
         table[f"{t}_pred_std"] = std[:, j]
@@ -175,7 +178,8 @@ def write_ranked_list(
     """Write ``<stem>.csv``, ``<stem>.json`` and ``cifs/`` into ``out_dir``.
 
     CIF files are symmetrised (space group detected with ``symprec = 0.1`` Å) and named
-    ``<rank>_<id>_<formula>.cif``.
+    ``<rank>_<id>_<formula>.cif``. Molecules are written to the same folder as MDL
+    molfiles with 2D coordinates, ``<rank>_<id>_<formula>.mol``.
 
     Returns:
         Paths of what was written: keys ``csv``, ``json``, ``cifs``.
@@ -207,8 +211,19 @@ def write_ranked_list(
     cif_dir.mkdir(exist_ok=True)
     for old in cif_dir.glob("*.cif"):
         old.unlink()
+    for old in cif_dir.glob("*.mol"):
+        old.unlink()
     for _, row in ranked.table.head(top_cifs).iterrows():
         structure = candidates[int(row["_structure_index"])].structure
+        if hasattr(structure, "smiles"):  # a Molecule: MDL molfile, 2D coordinates
+            from rdkit import Chem
+            from rdkit.Chem import AllChem
+
+            mol = structure.to_rdkit()
+            AllChem.Compute2DCoords(mol)
+            name = cif_file_name(int(row["rank"]), str(row["id"]), str(row["formula"]))
+            Chem.MolToMolFile(mol, str(cif_dir / (name.removesuffix(".cif") + ".mol")))
+            continue
         try:
             writer = CifWriter(structure, symprec=0.1)
         except Exception:  # symmetry detection can fail on odd cells; write P1 then

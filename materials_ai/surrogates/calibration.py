@@ -27,7 +27,6 @@ from scipy import stats
 from materials_ai.surrogates.metrics import CALIBRATION_LEVELS
 from materials_ai.surrogates.prediction import Prediction
 
-
 #: Candidate factors of the ``"calibration"`` search (1e-2 … 1e3, log-spaced).
 SCALE_GRID = np.logspace(-2, 3, 501)
 

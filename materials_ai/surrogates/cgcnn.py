@@ -108,9 +108,7 @@ class CGCNN(nn.Module):
         self.embedding = nn.Embedding(MAX_Z + 1, dim)
         self.descriptor_projection = nn.Linear(table.shape[1], dim)
         self.n_site_features = n_site_features
-        self.site_projection = (
-            nn.Linear(n_site_features, dim) if n_site_features > 0 else None
-        )
+        self.site_projection = nn.Linear(n_site_features, dim) if n_site_features > 0 else None
         self.expansion = GaussianDistanceExpansion(cutoff_angstrom, config.n_gaussians)
         self.convs = nn.ModuleList(
             [GatedConv(dim, config.n_gaussians) for _ in range(config.n_conv)]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from materials_ai.graphs.config import GraphConfig
 
@@ -31,6 +31,42 @@ class CGCNNConfig(BaseModel):
     hidden_dim: int = Field(128, ge=4, le=4096)
     n_hidden: int = Field(1, ge=0, le=6)
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class MolGNNConfig(BaseModel):
+    """A molecular message-passing network on 2D RDKit graphs (atom and bond features).
+
+    Built by :class:`materials_ai.molecules.gnn.MolGNN`; needs graphs of molecules
+    (``node_features`` and ``edge_attr``, see :mod:`materials_ai.molecules.featurize`).
+
+    Attributes:
+        kind: Registry name of the architecture.
+        conv: Message-passing layer: ``gine`` (torch-geometric ``GINEConv``, Hu et al.
+            2020, bond features added to neighbour states) or ``gated`` (the factorised
+            CGCNN gate of :class:`~materials_ai.surrogates.cgcnn.GatedConv`, bond
+            features in the gate).
+        hidden_dim: Width of the atom states.
+        n_layers: Message-passing layers (each with batch norm and a residual).
+        readout: Graph pooling: ``mean``, ``sum`` or ``mean_sum`` (both, concatenated).
+        mlp_dim: Width of the readout MLP.
+        n_mlp: Hidden layers in the readout MLP.
+        dropout: Dropout in the readout MLP.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["mol_gnn"] = "mol_gnn"
+    conv: Literal["gine", "gated"] = "gine"
+    hidden_dim: int = Field(128, ge=4, le=1024)
+    n_layers: int = Field(4, ge=1, le=12)
+    readout: Literal["mean", "sum", "mean_sum"] = "mean_sum"
+    mlp_dim: int = Field(128, ge=4, le=4096)
+    n_mlp: int = Field(2, ge=0, le=6)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+#: Architectures by ``kind`` (the model registry of :func:`training.build_model`).
+ModelConfig = Annotated[CGCNNConfig | MolGNNConfig, Field(discriminator="kind")]
 
 
 class TrainingConfig(BaseModel):
@@ -71,9 +107,16 @@ class EnsembleConfig(BaseModel):
         kind: Registry name of the surrogate.
         n_members: Ensemble size ``s``.
         seed: Member ``i`` uses seed ``seed + i`` (initialisation, split, shuffling).
-        graph: Structure-to-graph settings.
-        model: Architecture of each member.
+        graph: Structure-to-graph settings (crystals; molecular graphs have a fixed,
+            versioned feature set).
+        model: Architecture of each member, chosen by its ``kind``: ``cgcnn`` (crystals,
+            the default when ``kind`` is omitted) or ``mol_gnn`` (molecules).
         training: Training settings of each member.
+        init_from: A saved ensemble (folder) whose members initialise this one's
+            (transfer learning from another dataset or level of theory, e.g. MP-2018 PBE
+            to Castelli GLLB-SC): member ``i`` starts from pretrained member
+            ``i mod k``; layers whose shapes match are copied, the output layer is new.
+            The pretrained model must use the same graph settings and architecture.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -82,5 +125,15 @@ class EnsembleConfig(BaseModel):
     n_members: int = Field(5, ge=1, le=64)
     seed: int = 0
     graph: GraphConfig = GraphConfig()
-    model: CGCNNConfig = CGCNNConfig()
+    model: ModelConfig = CGCNNConfig()
     training: TrainingConfig = TrainingConfig()
+    init_from: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_model_kind(cls, data: Any) -> Any:
+        # Configs written before the registry have no ``model.kind``: they mean CGCNN.
+        model = data.get("model") if isinstance(data, dict) else None
+        if isinstance(model, dict) and "kind" not in model:
+            data = {**data, "model": {"kind": "cgcnn", **model}}
+        return data

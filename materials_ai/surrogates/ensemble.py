@@ -163,6 +163,7 @@ class GraphEnsembleSurrogate:
         """
         start = time.perf_counter()
         use_warm = warm_start and self.is_fitted
+        pretrained = self._pretrained_states() if not use_warm else []
         tasks = [
             {
                 "graphs": graphs,
@@ -173,6 +174,9 @@ class GraphEnsembleSurrogate:
                 "target_names": self.target_names,
                 "seed": self.config.seed + 1000 * seed_offset + i,
                 "init_state": self._states[i] if use_warm else None,
+                "pretrained_state": None
+                if use_warm or not pretrained
+                else pretrained[i % len(pretrained)],
                 "val_indices": val_indices,
                 "checkpoint_path": None
                 if checkpoint_dir is None
@@ -202,6 +206,22 @@ class GraphEnsembleSurrogate:
             warm_start=use_warm,
         )
         return self.last_fit
+
+    def _pretrained_states(self) -> list[StateDict]:
+        """Member weights of ``config.init_from`` (empty without one)."""
+        if not self.config.init_from:
+            return []
+        from materials_ai.settings import PROJECT_ROOT
+
+        path = Path(self.config.init_from)
+        path = path if path.is_absolute() else PROJECT_ROOT / path
+        source = GraphEnsembleSurrogate.load(path)
+        if source.config.graph != self.config.graph or source.config.model != self.config.model:
+            raise SurrogateError(
+                f"pretrained model {path} uses other graph or architecture settings; "
+                "transfer needs the same ones"
+            )
+        return list(source._states)
 
     def fit(self, dataset: MaterialsDataset, *, executor: Executor | None = None) -> FitReport:
         """Build graphs for a labelled dataset and train on its targets."""

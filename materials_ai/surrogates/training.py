@@ -18,7 +18,7 @@ from materials_ai.errors import SurrogateError
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.cgcnn import CGCNN
-from materials_ai.surrogates.config import CGCNNConfig, TrainingConfig
+from materials_ai.surrogates.config import CGCNNConfig, ModelConfig, TrainingConfig
 
 logger = logging.getLogger(__name__)
 
@@ -58,14 +58,40 @@ def _save_checkpoint(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def build_model(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
-    """Create an untrained member network."""
+def _build_cgcnn(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
     return CGCNN(
         model_config,
         n_targets=n_targets,
         cutoff_angstrom=graph_config.cutoff_angstrom,
         n_site_features=graph_config.n_site_features,
     )
+
+
+def _build_mol_gnn(
+    model_config: ModelConfig, graph_config: GraphConfig, n_targets: int
+) -> nn.Module:
+    from materials_ai.molecules.gnn import MolGNN
+
+    return MolGNN(model_config, n_targets=n_targets)  # type: ignore[arg-type]
+
+
+#: Model registry: ``model.kind`` -> builder ``(model_config, graph_config, n_targets)``.
+#: Every network returns standardised `g x t` outputs from a ``Data`` batch and carries
+#: ``y_mean`` / ``y_std`` buffers.
+MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
+    "cgcnn": _build_cgcnn,
+    "mol_gnn": _build_mol_gnn,
+}
+
+
+def build_model(model_config: ModelConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
+    """Create an untrained member network of the architecture ``model_config.kind``."""
+    builder = MODEL_BUILDERS.get(model_config.kind)
+    if builder is None:
+        raise SurrogateError(
+            f"unknown model kind {model_config.kind!r}; registered: {sorted(MODEL_BUILDERS)}"
+        )
+    return builder(model_config, graph_config, n_targets)  # type: ignore[return-value]
 
 
 def split_indices(n: int, config: TrainingConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -112,12 +138,13 @@ def train_member(
     graphs: PackedGraphs,
     y: np.ndarray,
     *,
-    model_config: CGCNNConfig,
+    model_config: ModelConfig,
     graph_config: GraphConfig,
     training: TrainingConfig,
     target_names: tuple[str, ...],
     seed: int,
     init_state: Mapping[str, torch.Tensor] | None = None,
+    pretrained_state: Mapping[str, torch.Tensor] | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
     val_indices: np.ndarray | None = None,
     checkpoint_path: Path | None = None,
@@ -132,6 +159,10 @@ def train_member(
         training: Optimiser, batching and early-stopping settings.
         target_names: `t` names (for the report).
         seed: Seeds initialisation, split and shuffling.
+        pretrained_state: Weights of a model trained on another task (transfer learning):
+            every tensor whose name and shape match is copied (the atom embedding, the
+            convolutions, the hidden readout layers); the output layer and the target
+            standardisation are not. Trains for ``max_epochs``.
         init_state: Weights to start from (warm start); the target standardisation of a
             warm start is recomputed from ``y``.
         on_epoch: Called as ``on_epoch(epoch, train_loss, val_loss)``.
@@ -161,6 +192,14 @@ def train_member(
     model = build_model(model_config, graph_config, len(target_names))
     if init_state is not None:
         model.load_state_dict(dict(init_state))
+    elif pretrained_state is not None:
+        own = model.state_dict()
+        shared = {
+            k: v
+            for k, v in pretrained_state.items()
+            if k in own and own[k].shape == v.shape and k not in ("y_mean", "y_std")
+        }
+        model.load_state_dict(shared, strict=False)
     if val_indices is None:
         train_idx, val_idx = split_indices(len(graphs), training, seed)
     else:
@@ -231,7 +270,12 @@ def train_member(
         scheduler.step(val_loss)
         logger.info(
             "seed %d epoch %d/%d: train loss %.4f, val loss %.4f, lr %.2e",
-            seed, epoch, max_epochs, train_loss, val_loss, optimizer.param_groups[0]["lr"],
+            seed,
+            epoch,
+            max_epochs,
+            train_loss,
+            val_loss,
+            optimizer.param_groups[0]["lr"],
         )
         if on_epoch is not None:
             on_epoch(epoch, train_loss, val_loss)

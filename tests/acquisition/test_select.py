@@ -92,10 +92,17 @@ def test_out_of_range_available_raises(bad: list[int]) -> None:
 
 def test_unknown_strategy_raises() -> None:
     config = AcquisitionConfig.model_construct(
-        strategy="simulated_annealing", beta=2.0, best_f="threshold", max_batch_size=10,
-        max_per_chemsys=None, objectives=[], qnehvi_shortlist=500,
+        strategy="simulated_annealing",
+        beta=2.0,
+        best_f="threshold",
+        max_batch_size=10,
+        max_per_chemsys=None,
+        objectives=[],
+        qnehvi_shortlist=500,
     )
-    with pytest.raises(AcquisitionError, match="unknown acquisition strategy 'simulated_annealing'"):
+    with pytest.raises(
+        AcquisitionError, match="unknown acquisition strategy 'simulated_annealing'"
+    ):
         select_batch(_pool(), IDENTITY, config, 2, available=np.arange(30))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -34,13 +35,12 @@ def test_replay_benchmark_runs_strategies_and_seeds(
     tiny_registry: TinyDataset, tmp_path: Path
 ) -> None:
     config = tiny_workflow(**{"loop.initial_labels": 6, "loop.batch_size": 4})
-    result = replay_benchmark(config, ["random", "greedy"], [0, 1], tmp_path / "bench",
-                              budget=18)
+    result = replay_benchmark(config, ["random", "greedy"], [0, 1], tmp_path / "bench", budget=18)
     assert result["targets_total"] == 13 and result["pool_size"] == 38
     assert len(result["runs"]) == 4
     for run in result["runs"]:
         curve = run["curve"]
-        assert all(b - a in (0, 1) for a, b in zip(curve, curve[1:], strict=False))
+        assert all(b - a in (0, 1) for a, b in itertools.pairwise(curve))
         assert len(curve) <= 18
         state = load_state(tmp_path / "bench" / run["strategy"] / f"seed_{run['seed']}")
         submitted = [c for s in state.selections for c in s.candidate_ids]

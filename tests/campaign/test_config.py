@@ -13,7 +13,8 @@ from materials_ai.settings import PROJECT_ROOT
 from materials_ai.testing.campaigns import tiny_workflow
 
 SHIPPED = sorted(
-    p for p in (PROJECT_ROOT / "workflows").glob("*.yaml")
+    p
+    for p in (PROJECT_ROOT / "workflows").glob("*.yaml")
     if yaml.safe_load(p.read_text()).get("kind", "replay") != "generative"
 )
 

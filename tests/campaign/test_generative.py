@@ -43,25 +43,31 @@ def _workflow(model: Path, **changes: object) -> dict:
         "name": "tiny_generative",
         "seed": 3,
         "pool": {
-            "generators": [{"kind": "prototype", "prototypes": ["perovskite_cubic"],
-                            "cations": ["Sr", "Ba", "Ca", "Ti", "Zr"], "anions": ["O"]}],
+            "generators": [
+                {
+                    "kind": "prototype",
+                    "prototypes": ["perovskite_cubic"],
+                    "cations": ["Sr", "Ba", "Ca", "Ti", "Zr"],
+                    "anions": ["O"],
+                }
+            ],
             "known_datasets": ["tiny"],
             "stability": {"reference_dataset": "tiny"},
         },
         "models": [str(model)],
-        "objective": {"criteria": [
-            {"target": "band_gap", "min": 0.0, "scale": 1.0},
-            {"target": "e_above_hull", "max": 10.0, "scale": 0.1},
-        ]},
+        "objective": {
+            "criteria": [
+                {"target": "band_gap", "min": 0.0, "scale": 1.0},
+                {"target": "e_above_hull", "max": 10.0, "scale": 0.1},
+            ]
+        },
         "ranking": {"size": 50, "top_cifs": 3},
     }
     data.update(changes)
     return data
 
 
-def test_generative_campaign_ranks_novel_candidates(
-    model_dir: Path, tmp_path: Path
-) -> None:
+def test_generative_campaign_ranks_novel_candidates(model_dir: Path, tmp_path: Path) -> None:
     config = GenerativeWorkflowConfig.model_validate(_workflow(model_dir))
     summary = GenerativeCampaign.start(config, tmp_path / "run").run()
     assert summary.done
@@ -69,9 +75,15 @@ def test_generative_campaign_ranks_novel_candidates(
     table = pd.read_csv(summary.ranked_csv)
     # The known SrTiO3 of the tiny dataset is not proposed again.
     assert "SrTiO3" not in set(table["formula"])
-    for column in ("e_above_hull_pred_mean", "e_above_hull_pred_std", "band_gap_pred_mean",
-                   "prototype", "screens_passed", "p_within_hull_threshold",
-                   "sustainability_pred_mean"):
+    for column in (
+        "e_above_hull_pred_mean",
+        "e_above_hull_pred_std",
+        "band_gap_pred_mean",
+        "prototype",
+        "screens_passed",
+        "p_within_hull_threshold",
+        "sustainability_pred_mean",
+    ):
         assert column in table.columns, column
     assert (table["prototype"] == "perovskite_cubic").all()
     scores = table["score"].to_numpy()
@@ -104,8 +116,9 @@ def test_cli_runs_a_generative_workflow(model_dir: Path, tmp_path: Path) -> None
     assert "after screens" in result.output
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(_workflow(model_dir, modles=["x"])))
-    result = CliRunner().invoke(app, ["campaign", "run", str(bad), "--run-dir",
-                                      str(tmp_path / "r2")])
+    result = CliRunner().invoke(
+        app, ["campaign", "run", str(bad), "--run-dir", str(tmp_path / "r2")]
+    )
     assert result.exit_code == 2 and "modles" in result.output
 
 

@@ -15,8 +15,20 @@ from materials_ai.testing.datasets import srtio3_cubic
 
 @pytest.mark.parametrize(
     ("symbol", "state", "left"),
-    [("Ti", 4, 0), ("Nb", 5, 0), ("Fe", 3, 5), ("Ga", 3, 0), ("Sn", 4, 0), ("Sn", 2, 2),
-     ("Bi", 3, 2), ("Cu", 1, 10), ("Zn", 2, 10), ("Sr", 2, 0), ("O", -2, 0), ("La", 3, 0)],
+    [
+        ("Ti", 4, 0),
+        ("Nb", 5, 0),
+        ("Fe", 3, 5),
+        ("Ga", 3, 0),
+        ("Sn", 4, 0),
+        ("Sn", 2, 2),
+        ("Bi", 3, 2),
+        ("Cu", 1, 10),
+        ("Zn", 2, 10),
+        ("Sr", 2, 0),
+        ("O", -2, 0),
+        ("La", 3, 0),
+    ],
 )
 def test_valence_electrons_left(symbol: str, state: int, left: int) -> None:
     assert valence_electrons_left(symbol, state) == left
@@ -24,7 +36,8 @@ def test_valence_electrons_left(symbol: str, state: int, left: int) -> None:
 
 def _perovskite(a: str, b: str, x: str = "O") -> Structure:
     return Structure(
-        Lattice.cubic(3.9), [a, b, x, x, x],
+        Lattice.cubic(3.9),
+        [a, b, x, x, x],
         [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]],
     )
 
@@ -57,8 +70,9 @@ def test_graphs_carry_site_features_through_select_batch_and_disk(tmp_path: Path
     assert float(batch.node_features[1, 1]) == 5.0
     assert graphs.select([1]).node_features.shape == (5, 3)
     graphs.save(tmp_path / "g.npz")
-    np.testing.assert_array_equal(PackedGraphs.load(tmp_path / "g.npz").node_features,
-                                  graphs.node_features)
+    np.testing.assert_array_equal(
+        PackedGraphs.load(tmp_path / "g.npz").node_features, graphs.node_features
+    )
     plain = build_graphs([srtio3_cubic()], ["c"], GraphConfig())
     assert plain.node_features is None
     with pytest.raises(ValueError, match="with and without node features"):
@@ -71,8 +85,9 @@ def test_model_refuses_graphs_without_the_features_it_was_built_for() -> None:
     from materials_ai.surrogates.training import build_model
 
     config = GraphConfig(site_features=("oxidation",))
-    model = build_model(CGCNNConfig(embedding_dim=8, n_conv=1, n_gaussians=8, hidden_dim=8),
-                        config, 1)
+    model = build_model(
+        CGCNNConfig(embedding_dim=8, n_conv=1, n_gaussians=8, hidden_dim=8), config, 1
+    )
     with_features = build_graphs([srtio3_cubic()], ["a"], config)
     assert model(with_features.to_batch()).shape == (1, 1)
     without = build_graphs([srtio3_cubic()], ["a"], GraphConfig())

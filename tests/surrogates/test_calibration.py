@@ -36,8 +36,9 @@ def test_heavy_tailed_errors_prefer_calibration_fit() -> None:
     err = np.where(rng.random(5000) < 0.05, rng.normal(0, 20, 5000), rng.normal(0, 0.5, 5000))
     std = np.ones(5000)
     area = {
-        m: miscalibration_area(err, np.zeros(5000), fit_std_scale(err, np.zeros(5000), std, m)
-                               * std)
+        m: miscalibration_area(
+            err, np.zeros(5000), fit_std_scale(err, np.zeros(5000), std, m) * std
+        )
         for m in ("calibration", "likelihood")
     }
     assert area["calibration"] < area["likelihood"]

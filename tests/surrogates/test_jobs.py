@@ -41,8 +41,10 @@ def tiny(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TinyDataset:
     monkeypatch.setenv("MATERIALS_AI_CARDS_DIR", str(tiny.cards_dir))
     monkeypatch.setenv("MATERIALS_AI_DATA_DIR", str(tiny.data_dir))
     monkeypatch.setenv("MATERIALS_AI_CACHE_DIR", str(tmp_path / "cache"))
-    save_holdout(random_holdout(list(tiny.ids), (0.6, 0.2, 0.2), seed=0),
-                 tiny.cards_dir / "splits" / "tiny" / "holdout")
+    save_holdout(
+        random_holdout(list(tiny.ids), (0.6, 0.2, 0.2), seed=0),
+        tiny.cards_dir / "splits" / "tiny" / "holdout",
+    )
     return tiny
 
 
@@ -82,8 +84,14 @@ def test_interrupted_member_resumes_to_the_same_weights(tmp_path: Path) -> None:
     graphs = build_graphs(structures, [str(i) for i in range(12)], TINY_GRAPH)
     y = np.linspace(0.0, 1.0, 12)[:, None]
     config = tiny_ensemble_config().training.model_copy(update={"max_epochs": 6})
-    kwargs = dict(model_config=TINY_CGCNN, graph_config=TINY_GRAPH, training=config,
-                  target_names=("t",), seed=5, val_indices=np.array([0, 5, 9]))
+    kwargs = dict(
+        model_config=TINY_CGCNN,
+        graph_config=TINY_GRAPH,
+        training=config,
+        target_names=("t",),
+        seed=5,
+        val_indices=np.array([0, 5, 9]),
+    )
     reference, _ = train_member(graphs, y, **kwargs)
 
     class Stop(Exception):
@@ -158,8 +166,17 @@ def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     si_diamond().to(filename=str(tmp_path / "si.cif"))
     (tmp_path / "bad.cif").write_text("nonsense")
-    result = runner.invoke(app, ["predict", str(out), str(tmp_path / "si.cif"),
-                                 str(tmp_path / "bad.cif"), "--out", str(tmp_path / "p.csv")])
+    result = runner.invoke(
+        app,
+        [
+            "predict",
+            str(out),
+            str(tmp_path / "si.cif"),
+            str(tmp_path / "bad.cif"),
+            "--out",
+            str(tmp_path / "p.csv"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "bad.cif" in result.output
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 2
@@ -167,7 +184,10 @@ def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
 
 def test_unknown_key_in_training_config(tmp_path: Path) -> None:
     path = tmp_path / "job.yaml"
-    path.write_text(yaml.safe_dump({"name": "x", "dataset": "tiny", "targets": ["a"],
-                                    "split": {"name": "s"}, "epochs": 3}))
+    path.write_text(
+        yaml.safe_dump(
+            {"name": "x", "dataset": "tiny", "targets": ["a"], "split": {"name": "s"}, "epochs": 3}
+        )
+    )
     with pytest.raises(ConfigError, match="unknown key 'epochs'"):
         load_train_config(path)
