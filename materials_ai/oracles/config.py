@@ -135,8 +135,64 @@ class SleepOracleConfig(BaseModel):
         return SleepTask(self.seconds, self.fail_ids, self.crash_ids)
 
 
+class XTBOracleConfig(BaseModel):
+    """GFN2-xTB frontier orbitals of a molecule (:class:`~materials_ai.molecules.oracles.XTBTask`).
+
+    Values ``homo``, ``lumo``, ``gap`` in eV; fidelity ``xtb_gfn2``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["xtb"] = "xtb"
+    method: Literal["GFN2-xTB", "GFN1-xTB"] = "GFN2-xTB"
+    electronic_temperature_k: float = Field(300.0, gt=0)
+    embed_seed: int = Field(0, ge=0)
+
+    def task(self) -> Task:
+        from materials_ai.molecules.oracles import XTBTask
+
+        return XTBTask(
+            method=self.method,
+            electronic_temperature_k=self.electronic_temperature_k,
+            embed_seed=self.embed_seed,
+        )
+
+
+class PySCFOracleConfig(BaseModel):
+    """Kohn-Sham DFT frontier orbitals (:class:`~materials_ai.molecules.oracles.PySCFTask`).
+
+    Default B3LYP/def2-SVP with density fitting; values ``homo``, ``lumo``, ``gap`` in eV;
+    fidelity ``dft_b3lyp``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["pyscf"] = "pyscf"
+    xc: str = "B3LYP"
+    basis: str = "def2-SVP"
+    density_fit: bool = True
+    grid_level: int = Field(3, ge=0, le=9)
+    max_cycle: int = Field(100, ge=1)
+    conv_tol: float = Field(1e-8, gt=0)
+    embed_seed: int = Field(0, ge=0)
+
+    def task(self) -> Task:
+        from materials_ai.molecules.oracles import PySCFTask
+
+        return PySCFTask(
+            xc=self.xc,
+            basis=self.basis,
+            density_fit=self.density_fit,
+            grid_level=self.grid_level,
+            max_cycle=self.max_cycle,
+            conv_tol=self.conv_tol,
+            embed_seed=self.embed_seed,
+        )
+
+
 TaskConfig = Annotated[
-    CHGNetOracleConfig | GPAWOracleConfig | SleepOracleConfig, Field(discriminator="kind")
+    CHGNetOracleConfig | GPAWOracleConfig | SleepOracleConfig | XTBOracleConfig | PySCFOracleConfig,
+    Field(discriminator="kind"),
 ]
 
 

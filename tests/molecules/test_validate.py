@@ -1,0 +1,167 @@
+"""Re-validation of a molecular ranked list: real GFN2-xTB, then a tiny PySCF B3LYP."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from materials_ai.data.records import Observation
+from materials_ai.errors import DataError
+from materials_ai.molecules.oracles import PySCFTask, XTBTask
+from materials_ai.molecules.validate import (
+    SKIPPED_FILE,
+    VALIDATED_FILE,
+    ValidationConfig,
+    find_ranked_list,
+    main,
+    parse_rows,
+    read_molecule_rows,
+    select_for_dft,
+    validate_ranked_list,
+)
+from materials_ai.oracles.config import FidelityChainConfig, PySCFOracleConfig, XTBOracleConfig
+
+
+def _ranked_run(tmp_path: Path) -> Path:
+    """A run directory whose final ranked list has water, ethene, a bad SMILES and MeCN."""
+    final = tmp_path / "run" / "final"
+    final.mkdir(parents=True)
+    pd.DataFrame(
+        {
+            "rank": [1, 2, 3, 4],
+            "id": ["q1", "q2", "q3", "q4"],
+            "formula": ["H2O", "C2H4", "?", "C2H3N"],
+            "smiles": ["O", "C=C", "C1CC(", "CC#N"],
+            "gap_pred_mean": [9.0, 7.5, 7.0, 8.0],
+        }
+    ).to_csv(final / "ranked_candidates.csv", index=False)
+    return tmp_path / "run"
+
+
+def test_xtb_and_pyscf_configs_are_registered_oracle_kinds() -> None:
+    chain = FidelityChainConfig.model_validate(
+        {
+            "stages": [
+                {"oracle": {"kind": "xtb"}, "batch_size": 20},
+                {"oracle": {"kind": "pyscf", "grid_level": 1}, "select_top": 2, "rank_by": "gap"},
+            ]
+        }
+    )
+    xtb, dft = (s.oracle for s in chain.stages)
+    assert isinstance(xtb, XTBOracleConfig) and xtb.task() == XTBTask()
+    assert isinstance(dft, PySCFOracleConfig) and dft.task() == PySCFTask(grid_level=1)
+    with pytest.raises(ValidationError, match="basiss"):
+        PySCFOracleConfig.model_validate({"basiss": "sto-3g"})
+    with pytest.raises(ValidationError):
+        ValidationConfig.model_validate({"top_xtb": 2, "top_dtf": 1})
+
+
+def test_invalid_smiles_are_reported_by_row_and_the_rest_parse(tmp_path: Path) -> None:
+    rows, skipped = parse_rows(
+        [
+            {"smiles": "OC1=CC=CC=C1", "id": "phenol", "rank": 1},
+            {"smiles": "C1CC(", "id": "broken"},
+            {"smiles": float("nan")},
+            {"smiles": "c1ccccc1O", "id": "phenol"},
+            {"smiles": "CCO"},
+        ]
+    )
+    assert [(r.row, r.id, r.molecule.smiles) for r in rows] == [
+        (0, "phenol", "Oc1ccccc1"),
+        (4, "row4", "CCO"),
+    ]
+    assert rows[0].fields == {"rank": 1}
+    assert [(s.row, s.id, s.field) for s in skipped] == [
+        (1, "broken", "smiles"),
+        (2, "row2", "smiles"),
+        (3, "phenol", "id"),
+    ]
+    text = tmp_path / "list.smi"
+    text.write_text("# candidates\nc1ccccc1 benzene\n\nnot_a_smiles\nCC\n")
+    rows, skipped = read_molecule_rows(text)
+    assert [r.id for r in rows] == ["benzene", "row2"] and skipped[0].row == 1
+
+
+def test_ranked_list_is_found_in_a_run_directory(tmp_path: Path) -> None:
+    run = _ranked_run(tmp_path)
+    assert find_ranked_list(run) == run / "final" / "ranked_candidates.csv"
+    with pytest.raises(DataError, match=r"ranked_candidates\.csv"):
+        find_ranked_list(tmp_path)
+
+
+def _obs(cid: str, gap: float | None) -> Observation:
+    if gap is None:
+        return Observation(cid, {}, "xtb_gfn2", ok=False, reason="SCF")
+    return Observation(cid, {"gap": gap, "homo": -gap / 2}, "xtb_gfn2")
+
+
+def test_dft_selection_ranks_filters_and_skips_failures() -> None:
+    rows, _ = parse_rows([{"smiles": s, "id": s} for s in ["C", "CC", "CCC", "CCCC", "CCCCC"]])
+    xtb = {"C": _obs("C", 5.0), "CC": _obs("CC", 7.0), "CCC": _obs("CCC", None)}
+    xtb |= {"CCCC": None, "CCCCC": _obs("CCCCC", 6.0)}
+    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=2))
+    assert [r.id for r in pick] == ["CC", "CCCCC"]  # largest xTB gaps; failed/pending out
+    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=2, descending=False))
+    assert [r.id for r in pick] == ["C", "CCCCC"]
+    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=5, rank_by=None))
+    assert [r.id for r in pick] == ["C", "CC", "CCCCC"]  # list order
+    config = ValidationConfig(top_dft=5, min_values={"gap": 5.5}, max_values={"gap": 6.5})
+    assert [r.id for r in select_for_dft(rows, xtb, config)] == ["CCCCC"]
+
+
+def test_validate_a_ranked_list_with_real_xtb_and_pyscf(tmp_path: Path) -> None:
+    """Two molecules through GFN2-xTB, the larger xTB gap through B3LYP/def2-SVP."""
+    run = _ranked_run(tmp_path)
+    config = ValidationConfig(
+        top_xtb=2, top_dft=1, dft=PySCFOracleConfig(grid_level=1), wait_timeout_s=300
+    )
+    result = validate_ranked_list(run, config)
+    final = run / "final"
+    assert result.csv_path == final / VALIDATED_FILE
+    table = pd.read_csv(result.csv_path, dtype={"id": str}, keep_default_na=False)
+    assert list(table["id"]) == ["q1", "q2", "q4"]  # the bad SMILES row is reported instead
+    assert list(table.columns[:3]) == ["rank", "id", "smiles"]
+    skipped = pd.read_csv(final / SKIPPED_FILE)
+    assert skipped.to_dict("records") == [
+        {
+            "row": 2,
+            "id": "q3",
+            "field": "smiles",
+            "reason": "invalid SMILES 'C1CC(' (RDKit cannot parse it)",
+        }
+    ]
+    water, ethene, mecn = table.to_dict("records")
+    assert water["xtb_status"] == ethene["xtb_status"] == "done" and mecn["xtb_status"] == ""
+    assert float(ethene["xtb_gap"]) < float(water["xtb_gap"])
+    # Water has the larger xTB gap, so it alone goes to DFT (B3LYP/def2-SVP gap ≈ 9.1 eV).
+    assert water["dft_selected"] and not ethene["dft_selected"]
+    assert water["dft_status"] == "done" and ethene["dft_status"] == ""
+    assert float(water["dft_gap"]) == pytest.approx(9.13, abs=0.2)
+    assert float(water["dft_gap"]) == pytest.approx(
+        float(water["dft_lumo"]) - float(water["dft_homo"])
+    )
+    summary = json.loads((final / "validation_summary.json").read_text())
+    assert summary["xtb"]["done"] == 2 and summary["dft"]["done"] == 1
+    assert summary["n_skipped"] == 1
+    jobs = final / "validation_jobs"
+    assert len(list((jobs / "xtb").iterdir())) == 2 and len(list((jobs / "dft").iterdir())) == 1
+    # A second run collects the finished jobs instead of recomputing them.
+    again = validate_ranked_list(run, config)
+    assert again.table["dft_wall_s"].iloc[0] == pytest.approx(float(water["dft_wall_s"]))
+    assert again.summary["dft"]["seconds"] < 5.0
+
+
+def test_command_line_on_a_smiles_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "picks.smi"
+    source.write_text("O water\nC1CC( broken\n")
+    code = main(
+        [str(source), "--out-dir", str(tmp_path / "out"), "--top-xtb", "2", "--top-dft", "0"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "xTB 1/1 done" in out and "row 1 (id 'broken')" in out
+    assert (tmp_path / "out" / VALIDATED_FILE).exists()
+    assert main([str(tmp_path / "missing.csv")]) == 1
