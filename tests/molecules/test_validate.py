@@ -165,3 +165,11 @@ def test_command_line_on_a_smiles_file(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0 and "xTB 1/1 done" in out and "row 1 (id 'broken')" in out
     assert (tmp_path / "out" / VALIDATED_FILE).exists()
     assert main([str(tmp_path / "missing.csv")]) == 1
+
+
+def test_entry_points_named_by_the_workflow_exist() -> None:
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "workflows" / "pfas_free_molecules.yaml").read_text()
+    for script in ("benchmarks/molecules_validate.py",):
+        assert script in text and (root / script).is_file()
+    assert "materials_ai.molecules.validate" in text
