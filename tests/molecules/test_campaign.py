@@ -72,3 +72,20 @@ def test_two_iterations_on_real_qm9(real_data_dir: Path, tmp_path: Path) -> None
     # Replayed values are QM9's B3LYP gaps in eV.
     validated = ranked["gap_validated"].dropna()
     assert len(validated) == 16 and validated.between(0.5, 17.0).all()
+    # The workflow's validation step on the finished run: xTB on the top 2, DFT on 1.
+    from materials_ai.molecules.validate import ValidationConfig, validate_ranked_list
+    from materials_ai.oracles.config import PySCFOracleConfig
+
+    config = ValidationConfig(
+        top_xtb=2,
+        top_dft=1,
+        dft=PySCFOracleConfig(basis="sto-3g", grid_level=1),
+        wait_timeout_s=300,
+    )
+    result = validate_ranked_list(tmp_path / "run", config)
+    assert result.csv_path == tmp_path / "run" / "final" / "validated_candidates.csv"
+    table = result.table
+    assert list(table["id"]) == [str(i) for i in ranked["id"]]
+    assert list(table["xtb_status"][:2]) == ["done", "done"]
+    assert table["xtb_gap"][:2].between(0.5, 17.0).all()
+    assert (table["dft_status"] == "done").sum() == 1
