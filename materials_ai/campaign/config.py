@@ -27,6 +27,7 @@ from materials_ai.acquisition.objective import ObjectiveConfig
 from materials_ai.compute import ComputeConfig
 from materials_ai.config_errors import config_error
 from materials_ai.errors import ConfigError
+from materials_ai.oracles.config import FidelityChainConfig
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.tracking import TrackingConfig
 
@@ -95,12 +96,39 @@ class OracleConfig(BaseModel):
     """Which oracle validates the batches.
 
     Attributes:
-        kind: ``replay`` answers from the dataset's own labels.
+        kind: ``replay`` answers from the dataset's own labels; ``chain`` validates by
+            computation through a fidelity chain (e.g. a CHGNet relaxation of the whole
+            batch, then GPAW GLLB-SC for the best few; see
+            :class:`~materials_ai.oracles.config.FidelityChainConfig`). The dataset then
+            only supplies the candidate pool: its labels are never read.
+        chain: The chain (``kind: chain`` only).
+        learn: ``kind: chain`` only: for every workflow target, the fidelity-qualified
+            observed value the surrogate learns it from, ``value@fidelity`` (e.g.
+            ``band_gap: band_gap@dft_gllbsc``, ``e_above_hull: e_above_hull@ml_potential``).
+            A value of another fidelity never stands in for it; candidates without it
+            are masked in the loss for that target.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["replay"] = "replay"
+    kind: Literal["replay", "chain"] = "replay"
+    chain: FidelityChainConfig | None = None
+    learn: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _chain_settings(self) -> OracleConfig:
+        if self.kind == "chain" and self.chain is None:
+            raise ValueError("oracle kind 'chain' needs a `chain:` section")
+        if self.kind == "replay" and (self.chain is not None or self.learn):
+            raise ValueError("`chain` and `learn` apply to oracle kind 'chain' only")
+        for target, source in self.learn.items():
+            value, sep, fidelity = source.partition("@")
+            if not (sep and value and fidelity):
+                raise ValueError(
+                    f"learn.{target}: {source!r} must be a fidelity-qualified value "
+                    "'value@fidelity', e.g. 'band_gap@dft_gllbsc'"
+                )
+        return self
 
 
 class WorkflowConfig(BaseModel):
@@ -143,6 +171,14 @@ class WorkflowConfig(BaseModel):
             raise ValueError(
                 f"objective criteria use target(s) {unknown} missing from targets {self.targets}"
             )
+        if self.oracle.kind == "chain":
+            unmapped = [t for t in self.targets if t not in self.oracle.learn]
+            extra = [t for t in self.oracle.learn if t not in self.targets]
+            if unmapped or extra:
+                raise ValueError(
+                    "oracle.learn must map every target to 'value@fidelity' "
+                    f"(unmapped: {unmapped}; not a target: {extra})"
+                )
         return self
 
     def fingerprint(self) -> str:

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
     from materials_ai.graphs.packed import PackedGraphs
+    from materials_ai.oracles.base import Oracle
     from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
     from materials_ai.surrogates.prediction import Prediction
     from materials_ai.tracking import Tracker
@@ -146,7 +147,7 @@ class Campaign:
         self.index_of: dict[str, int] = {}
         self.chemsys_codes: np.ndarray | None = None
         self.graphs: PackedGraphs | None = None
-        self.oracle: ReplayOracle | None = None
+        self.oracle: Oracle | None = None
         self.surrogate: GraphEnsembleSurrogate | None = None
         self.target_units: dict[str, str] = {}
         self.targets_total: int | None = None
@@ -252,7 +253,8 @@ class Campaign:
             rows = np.sort(rng.choice(n_rows, size=data.sample_size, replace=False)).tolist()
         dataset = load_dataset(
             data.dataset,
-            targets=self.config.targets,
+            # A computed (chain) campaign uses the table as a pool only: no labels read.
+            targets=self.config.targets if not self._validates() else [],
             data_dir=data.data_dir,
             limit=data.limit if rows is None else None,
             rows=rows,
@@ -295,12 +297,25 @@ class Campaign:
             "-".join(sorted(str(e) for e in c.structure.composition.elements)) for c in self.pool
         ]
         self.chemsys_codes = np.unique(chemsys, return_inverse=True)[1].astype(np.int64)
-        self.target_units = {t.name: t.unit for t in dataset.targets}
-        self.oracle = ReplayOracle.from_dataset(dataset)
-        # Tickets issued before an interruption stay collectable after it.
-        self.oracle.resubmit(self.state.pending_tickets())
-        self.targets_total = self.oracle.count_satisfying(self.objective)
         card = get_card(dataset.name)
+        self.target_units = {t.name: t.unit for t in dataset.targets}
+        if self._validates():
+            from materials_ai.campaign.validation import build_chain_oracle, target_units
+
+            self.target_units = target_units(
+                self.config.oracle.learn, {n: t.unit for n, t in card.targets.items()}
+            )
+            chain = self.config.oracle.chain
+            executor = self.executor if chain is not None and chain.launcher == "executor" else None
+            self.oracle = build_chain_oracle(self.config, self.run_dir, executor)
+            # Finished jobs are collected, live ones adopted, orphaned ones re-launched.
+            self.oracle.resubmit(self.state.pending_tickets())  # type: ignore[attr-defined]
+        else:
+            replay = ReplayOracle.from_dataset(dataset)
+            # Tickets issued before an interruption stay collectable after it.
+            replay.resubmit(self.state.pending_tickets())
+            self.targets_total = replay.count_satisfying(self.objective)
+            self.oracle = replay
         self.graphs = load_or_build_graphs(
             [c.structure for c in self.pool],
             [c.id for c in self.pool],
@@ -317,6 +332,10 @@ class Campaign:
         self._prepared = True
 
     # -- the stage machine ------------------------------------------------------------
+
+    def _validates(self) -> bool:
+        """True when a fidelity chain validates by computation (not a replayed table)."""
+        return self.config.oracle.kind == "chain"
 
     def stages_of(self, iteration: int) -> tuple[Stage, ...]:
         """The stages iteration ``iteration`` runs."""
@@ -412,6 +431,15 @@ class Campaign:
     def _stage_collect(self) -> None:
         assert self.oracle is not None
         tickets = self.state.pending_tickets()
+        chain = self.config.oracle.chain
+        if chain is not None and tickets:
+            from materials_ai.campaign.validation import wait_for
+
+            # Jobs run in detached workers; wait (advancing the chain) up to the limit,
+            # then go on with what has finished. The rest stays pending for later.
+            settled = wait_for(self.oracle, tickets, chain.wait_timeout_s, chain.poll_s)  # type: ignore[arg-type]
+            if not settled:
+                logger.info("going on while validations are still running")
         observations = self.oracle.collect(tickets)
         finished = {o.candidate_id for o in observations}
         source_iteration = {
@@ -430,7 +458,11 @@ class Campaign:
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
         latest: dict[str, dict[str, float]] = {}
-        for record in self.state.observations:
+        if self._validates():
+            latest = {
+                cid: row for cid, row in self._observed_values().items() if cid in self.index_of
+            }
+        for record in [] if self._validates() else self.state.observations:
             obs = record.observation
             if obs["ok"] and obs["candidate_id"] in self.index_of:
                 # Later observations override per target (a lab value keeps the rest).
@@ -446,6 +478,8 @@ class Campaign:
     def _stage_train(self) -> None:
         assert self.surrogate is not None and self.graphs is not None
         indices, y = self._training_data()
+        if self._validates():
+            self._check_trainable(y)
         report = self.surrogate.fit_graphs(
             self.graphs.select(indices),
             y,
@@ -467,6 +501,23 @@ class Campaign:
         }
         if previous and previous != model_dir:
             logger.debug("superseded surrogate %s is removed after this iteration", previous)
+
+    def _check_trainable(self, y: np.ndarray) -> None:
+        """A computed campaign needs each target observed (at its fidelity) before TRAIN."""
+        counts = np.isfinite(y).sum(axis=0) if y.size else np.zeros(len(self.config.targets))
+        missing = [
+            f"{t} ({self.config.oracle.learn[t]})"
+            for t, c in zip(self.config.targets, counts, strict=True)
+            if c == 0
+        ]
+        if missing or len(y) < 2:
+            raise CampaignError(
+                f"cannot train: no successful observation yet of {missing or 'two candidates'} "
+                f"after {len(self.state.observations)} observations "
+                f"({sum(not r.observation['ok'] for r in self.state.observations)} failed). "
+                "Pass more candidates to that stage (select_top, initial_labels) or fix the "
+                "failures (see each job's log in the job store), then resume."
+            )
 
     def _scores_path(self) -> Path:
         return self.run_dir / "scores" / f"iter_{self.state.iteration:03d}.npz"
@@ -639,6 +690,12 @@ class Campaign:
         self._remove_stale_models()
 
     def _observed_values(self) -> dict[str, dict[str, float]]:
+        if self._validates():
+            from materials_ai.campaign.validation import learned_values
+
+            return learned_values(
+                (r.observation for r in self.state.observations), self.config.oracle.learn
+            )
         observed: dict[str, dict[str, float]] = {}
         for record in self.state.observations:
             obs = record.observation
@@ -671,6 +728,14 @@ class Campaign:
         }
         if self.targets_total is not None:
             metrics["targets_total"] = float(self.targets_total)
+        if self._validates():
+            from materials_ai.oracles.fidelity import fidelity_counts
+
+            for key, count in fidelity_counts(
+                r.observation for r in self.state.observations
+            ).items():
+                metrics[f"observations_{key.replace(':', '_')}"] = float(count)
+            metrics["pending_validations"] = float(len(self.state.pending))
         fit = self.state.fit or {}
         if fit.get("iteration") == iteration:
             for target, mae in fit.get("val_mae", {}).items():

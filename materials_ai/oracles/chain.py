@@ -364,6 +364,7 @@ def build_chain(
             store,
             name=name,
             launcher=launcher,
+            fidelity=getattr(stage_config.oracle, "fidelity", None),
             batch_size=stage_config.batch_size,
             cores=stage_config.resources.cores,
             timeout_s=stage_config.resources.timeout_s,

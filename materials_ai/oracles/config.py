@@ -8,6 +8,7 @@ A workflow's ``oracle:`` section can hold a :class:`FidelityChainConfig`::
       launcher: executor            # through the campaign's Executor (or: processes)
       max_parallel: 2               # processes launcher only
       wait_timeout_s: 3600          # how long COLLECT may wait for pending validations
+      poll_s: 2                     # seconds between checks while it waits
       stages:
         - oracle: {kind: chgnet, fmax_ev_per_a: 0.05, max_steps: 300}
           resources: {cores: 1, memory: 2GiB}
@@ -120,7 +121,15 @@ class GPAWOracleConfig(BaseModel):
 
 
 class SleepOracleConfig(BaseModel):
-    """A stand-in slow code for tests and benchmarks (:class:`.tasks.SleepTask`)."""
+    """A stand-in slow code for tests and benchmarks (:class:`.tasks.SleepTask`).
+
+    Attributes:
+        seconds: Time each job takes (s).
+        fail_ids: Reduced formulas whose jobs fail with a reason.
+        crash_ids: Reduced formulas whose jobs kill their worker (SIGSEGV).
+        fidelity: Fidelity label of its observations, so that a test chain of two sleep
+            stages can stand for two fidelities.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -128,6 +137,7 @@ class SleepOracleConfig(BaseModel):
     seconds: float = Field(0.1, ge=0)
     fail_ids: tuple[str, ...] = ()
     crash_ids: tuple[str, ...] = ()
+    fidelity: str = Field("test", pattern=r"^[A-Za-z0-9_.-]+$")
 
     def task(self) -> Task:
         from materials_ai.oracles.tasks import SleepTask
@@ -250,6 +260,7 @@ class FidelityChainConfig(BaseModel):
         wait_timeout_s: How long the campaign's COLLECT stage waits for pending
             validations before going on with what has finished (None: until all finish;
             0: never wait).
+        poll_s: Seconds between checks of the job store while COLLECT waits.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -263,6 +274,7 @@ class FidelityChainConfig(BaseModel):
     max_attempts: int = Field(3, ge=1)
     stale_after_s: float = Field(120.0, gt=0)
     wait_timeout_s: float | None = Field(None, ge=0)
+    poll_s: float = Field(2.0, gt=0)
 
     @model_validator(mode="after")
     def _unique_names(self) -> FidelityChainConfig:

@@ -180,6 +180,8 @@ class JobOracle:
         store: Job store (or its folder).
         name: Oracle name (first part of job ids and tickets).
         launcher: Starts the workers; default a one-process :class:`ProcessLauncher`.
+        fidelity: Fidelity label of the observations (default the task's own; only test
+            stand-ins override it).
         batch_size: Jobs per worker process (a model is loaded once per worker: use tens
             for an ML potential, 1 for DFT).
         cores: Threads per worker process (BLAS/OpenMP/torch).
@@ -199,6 +201,7 @@ class JobOracle:
         *,
         name: str | None = None,
         launcher: Launcher | None = None,
+        fidelity: str | None = None,
         batch_size: int = 1,
         cores: int = 1,
         timeout_s: float | None = None,
@@ -209,7 +212,7 @@ class JobOracle:
         self.task = task
         self.store = store if isinstance(store, JobStore) else JobStore(store)
         self.name = name or task.kind
-        self.fidelity = task.fidelity
+        self.fidelity = fidelity or task.fidelity
         self.launcher: Launcher = launcher or ProcessLauncher(1)
         self.batch_size = max(1, int(batch_size))
         self.cores = max(1, int(cores))

@@ -128,9 +128,10 @@ def worker_cores() -> int:
 class SleepTask:
     """A stand-in for a slow code (tests and the resume benchmark).
 
-    Sleeps, then returns ``n_sites`` and ``seconds`` as values. ``fail_ids`` fail with a
-    reason (like a non-converged SCF); ``crash_ids`` kill their own worker with SIGSEGV
-    (like a crashing code).
+    Sleeps, then returns ``n_sites``, ``volume_per_atom`` (Å³/atom, a value that differs
+    between structures, for campaigns that learn from this task) and ``seconds`` as
+    values. ``fail_ids`` fail with a reason (like a non-converged SCF); ``crash_ids`` kill
+    their own worker with SIGSEGV (like a crashing code).
 
     Attributes:
         seconds: Time each job takes.
@@ -184,6 +185,10 @@ class SleepTask:
                 yield TaskResult(ok=False, reason=f"forced failure for {formula}")
                 continue
             yield TaskResult(
-                values={"n_sites": float(len(structure)), "seconds": self.seconds},
+                values={
+                    "n_sites": float(len(structure)),
+                    "volume_per_atom": float(structure.volume / len(structure)),
+                    "seconds": self.seconds,
+                },
                 details={"formula": formula},
             )

@@ -54,3 +54,53 @@ def tiny_workflow(dataset: str = "tiny", **overrides: Any) -> WorkflowConfig:
     }
     config = parse_workflow(data, "<tiny_workflow>")
     return config.with_overrides(**overrides) if overrides else config
+
+
+def tiny_chain_oracle(
+    *,
+    seconds: float = 0.0,
+    fail_ids: tuple[str, ...] = (),
+    select_top: int = 3,
+    max_parallel: int = 2,
+    batch_size: int = 10,
+    poll_s: float = 0.2,
+) -> dict[str, Any]:
+    """An ``oracle:`` section: a two-stage chain of sleep tasks standing for two fidelities.
+
+    Stage ``screen`` (fidelity ``screen``, like an ML relaxation) takes the whole batch and
+    fails the reduced formulas in ``fail_ids``; stage ``dft`` (fidelity ``dft_test``) takes
+    the first ``select_top`` candidates that passed. Both report ``volume_per_atom``
+    (Å³/atom) and ``n_sites``; ``band_gap`` is learned from the ``dft_test`` volume and
+    ``formation_energy`` from the ``screen`` volume (numbers that differ per structure, so
+    a test can check which fidelity fed which target).
+    """
+    return {
+        "kind": "chain",
+        "learn": {
+            "band_gap": "volume_per_atom@dft_test",
+            "formation_energy": "volume_per_atom@screen",
+        },
+        "chain": {
+            "job_dir": "oracle_jobs",
+            "launcher": "processes",
+            "max_parallel": max_parallel,
+            "poll_s": poll_s,
+            "stages": [
+                {
+                    "name": "screen",
+                    "oracle": {
+                        "kind": "sleep",
+                        "seconds": seconds,
+                        "fail_ids": list(fail_ids),
+                        "fidelity": "screen",
+                    },
+                    "batch_size": batch_size,
+                },
+                {
+                    "name": "dft",
+                    "oracle": {"kind": "sleep", "seconds": seconds, "fidelity": "dft_test"},
+                    "select_top": select_top,
+                },
+            ],
+        },
+    }
