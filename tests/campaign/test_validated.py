@@ -213,6 +213,8 @@ DATA_DIR = os.environ.get("MATERIALS_AI_DATA_DIR", "")
 HAS_CASTELLI = Path(DATA_DIR, "inorganic", "castelli_cubic_perovskites_18928.csv.gz").is_file()
 
 
+@pytest.mark.integration
+@pytest.mark.slow  # 25-70 s depending on the machine's load; `make test-all` runs it
 @pytest.mark.skipif(
     not (HAS_CHGNET and HAS_CASTELLI), reason="needs chgnet and the Castelli/MP-2018 data"
 )
@@ -222,7 +224,8 @@ def test_real_chgnet_stage_on_castelli_rows(tmp_path: Path) -> None:
     )
     data["data"] = {"dataset": "castelli_perovskites", "limit": 12}
     data["surrogate"] = tiny_workflow().surrogate.model_dump(mode="json")
-    data["loop"] = {**data["loop"], "initial_labels": 3, "batch_size": 2, "iterations": 1}
+    # Seed batch, then the final retrain: one CHGNet worker (about 25 s on 2 idle cores).
+    data["loop"] = {**data["loop"], "initial_labels": 4, "batch_size": 2, "iterations": 0}
     data["tracking"] = {"backend": "none"}
     chain = data["oracle"]["chain"]
     chain["stages"] = chain["stages"][:1]  # CHGNet only: GPAW has its own tests
@@ -235,13 +238,14 @@ def test_real_chgnet_stage_on_castelli_rows(tmp_path: Path) -> None:
     config = parse_workflow(data, "<test>")
     summary = Campaign.start(config, tmp_path / "run").run()
     state = load_state(tmp_path / "run")
-    assert summary.done and state.oracle_calls == 5
+    assert summary.done and state.oracle_calls == 4
     observations = [r.observation for r in state.observations]
-    assert len(observations) == 5
+    assert len(observations) == 4
     for obs in observations:
         assert obs["fidelity"] == "ml_potential", obs
         assert obs["provenance"]["code"] == "chgnet"
         assert obs["provenance"]["versions"]["chgnet"] == "0.4.2"
         if obs["ok"]:
             assert np.isfinite(obs["values"]["e_above_hull"])
-    assert sum(o["ok"] for o in observations) >= 4
+    assert sum(o["ok"] for o in observations) >= 3
+    assert (tmp_path / "run" / "final" / "ranked_candidates.csv").exists()
