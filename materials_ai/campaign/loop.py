@@ -458,15 +458,16 @@ class Campaign:
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
         latest: dict[str, dict[str, float]] = {}
-        if self._validates():
+        if self._validates():  # each target from its mapped fidelity only
             latest = {
                 cid: row for cid, row in self._observed_values().items() if cid in self.index_of
             }
-        for record in [] if self._validates() else self.state.observations:
-            obs = record.observation
-            if obs["ok"] and obs["candidate_id"] in self.index_of:
-                # Later observations override per target (a lab value keeps the rest).
-                latest.setdefault(obs["candidate_id"], {}).update(obs["values"])
+        else:
+            for record in self.state.observations:
+                obs = record.observation
+                if obs["ok"] and obs["candidate_id"] in self.index_of:
+                    # Later observations override per target (a lab value keeps the rest).
+                    latest.setdefault(obs["candidate_id"], {}).update(obs["values"])
         ids = sorted(latest, key=lambda i: self.index_of[i])
         indices = np.array([self.index_of[i] for i in ids], dtype=np.int64)
         y = np.array(

@@ -185,9 +185,14 @@ class OracleChain:
     def wait(
         self, tickets: Sequence[Ticket], *, timeout_s: float | None = None, poll_s: float = 2.0
     ) -> bool:
-        """Block until every ticket is settled or ``timeout_s`` passed; True if all settled."""
+        """Block until every ticket is settled or ``timeout_s`` passed; True if all settled.
+
+        Jobs of any stage left without a worker (e.g. the rest of a batch whose worker
+        crashed) are re-launched while waiting.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
+            self.resubmit(tickets)
             if all(self.finished(tickets)):
                 return True
             if deadline is not None and time.monotonic() >= deadline:

@@ -133,3 +133,30 @@ def test_fidelity_names_and_training_table() -> None:
         "dft_gllbsc:failed": 1,
         "replay": 1,
     }
+
+
+def test_wait_relaunches_the_rest_of_a_crashed_last_stage_batch(tmp_path: Path) -> None:
+    config = FidelityChainConfig.model_validate(
+        {
+            "job_dir": str(tmp_path / "jobs"),
+            "stages": [
+                {"oracle": {"kind": "sleep", "seconds": 0.0}, "name": "cheap", "batch_size": 3},
+                # One worker for the whole batch; MgO (first) kills it with SIGSEGV.
+                {
+                    "oracle": {"kind": "sleep", "seconds": 0.0, "crash_ids": ["MgO"]},
+                    "name": "expensive",
+                    "batch_size": 3,
+                },
+            ],
+        }
+    )
+    chain = config.build(tmp_path)
+    candidates = [Candidate(f"cand{i}", s) for i, s in enumerate(demo_structures(3))]
+    tickets = chain.submit(candidates)
+    assert chain.wait(tickets, timeout_s=90, poll_s=0.2)
+    expensive = [
+        o for o in chain.collect(tickets) if o.provenance["job_id"].startswith("expensive")
+    ]
+    by_id = {o.candidate_id: o for o in expensive}
+    assert not by_id["cand0"].ok and "signal 11" in by_id["cand0"].reason
+    assert by_id["cand1"].ok and by_id["cand2"].ok  # re-launched, not left queued
