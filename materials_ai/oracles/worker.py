@@ -233,13 +233,17 @@ def _run_group(
     workdirs = [store.job_dir(j) / WORK_DIR for j in group]
     for w in workdirs:
         w.mkdir(exist_ok=True)
-    state: dict[str, Any] = {"index": -1, "started": now_iso(), "t0": time.perf_counter()}
+    state: dict[str, Any] = {"index": -1}
+    # Job index -> (start time, perf counter). A task may start several jobs before it
+    # yields their results (batched single points), so results are matched to jobs by
+    # their order (the Task contract: one result per structure, in order), never by the
+    # job started last.
+    starts: dict[int, tuple[str, float]] = {}
     runnable: set[int] = set()
 
     def on_start(i: int) -> None:
         state["index"] = i
-        state["started"] = now_iso()
-        state["t0"] = time.perf_counter()
+        starts[i] = (now_iso(), time.perf_counter())
         if _mark_running(store, group[i], pid):
             runnable.add(i)
         heartbeat.path = store.job_dir(group[i]) / HEARTBEAT_FILE
@@ -247,7 +251,8 @@ def _run_group(
 
     n_run = 0
     results = task.run_batch(structures, workdirs, on_start)
-    while True:
+    while n_run < len(group):
+        i = n_run  # the next result belongs to the first job without one
         log_path = store.job_dir(group[max(state["index"], 0)]) / LOG_FILE
         try:
             with _redirect_output(log_path):
@@ -255,19 +260,17 @@ def _run_group(
         except StopIteration:
             break
         except Exception as exc:  # the task broke on the job in progress
-            i = max(state["index"], 0)
             with open(store.job_dir(group[i]) / LOG_FILE, "a") as log:
                 log.write(traceback.format_exc())
             result = TaskResult(ok=False, reason=f"{type(exc).__name__}: {exc}")
-            _finish_one(store, group, i, inputs, result, versions, settings, state, pid, runnable)
+            _finish_one(store, group, i, inputs, result, versions, settings, starts, pid, runnable)
             n_run += 1
             # The generator is finished after an exception: restart on the remaining jobs.
             rest = group[i + 1 :]
             if rest:
                 n_run += _run_group(store, rest, inputs, pid, heartbeat, TaskResult, make_task)
             return n_run
-        i = state["index"]
-        _finish_one(store, group, i, inputs, result, versions, settings, state, pid, runnable)
+        _finish_one(store, group, i, inputs, result, versions, settings, starts, pid, runnable)
         n_run += 1
     return n_run
 
@@ -280,12 +283,13 @@ def _finish_one(
     result: Any,
     versions: dict[str, str],
     settings: dict[str, Any],
-    state: dict[str, Any],
+    starts: dict[int, tuple[str, float]],
     pid: int,
     runnable: set[int],
 ) -> None:
     if i not in runnable:  # another worker finished it meanwhile: keep its result
         return
+    started, t0 = starts[i]
     _finish(
         store,
         group[i],
@@ -293,8 +297,8 @@ def _finish_one(
         result,
         versions=versions,
         settings=settings,
-        started=state["started"],
-        wall_s=time.perf_counter() - state["t0"],
+        started=started,
+        wall_s=time.perf_counter() - t0,
         pid=pid,
     )
 

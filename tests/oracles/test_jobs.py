@@ -176,3 +176,58 @@ def test_kill9_then_resume_recomputes_nothing_and_loses_nothing(
     else:
         # Detached workers outlive the campaign: nothing ran twice.
         assert all(c == 1 for c in counts.values())
+
+
+class _BatchedTask:
+    """Starts every job of the batch, then yields the results in order (like batched
+    CHGNet single points): each result must land in its own job."""
+
+    kind = "batched_test"
+    fidelity = "test"
+
+    @classmethod
+    def from_settings(cls, settings: dict) -> _BatchedTask:
+        return cls()
+
+    def settings(self) -> dict:
+        return {}
+
+    def versions(self) -> dict:
+        return {}
+
+    def setup(self) -> None:
+        pass
+
+    def run_batch(self, structures, workdirs, on_start):  # type: ignore[no-untyped-def]
+        from materials_ai.oracles.tasks import TaskResult
+
+        for i in range(len(structures)):
+            on_start(i)
+        for structure in structures:
+            yield TaskResult(values={"volume": float(structure.volume)})
+
+
+class _NoLaunch:
+    def launch(self, specs, on_done):  # type: ignore[no-untyped-def]
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_batched_results_are_matched_to_their_jobs_in_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from materials_ai.oracles import tasks
+    from materials_ai.oracles.worker import run_jobs
+
+    monkeypatch.setitem(tasks.TASK_CLASSES, "batched_test", f"{__name__}:_BatchedTask")
+    oracle = JobOracle(_BatchedTask(), tmp_path, launcher=_NoLaunch())  # type: ignore[arg-type]
+    candidates = _candidates(3)
+    tickets = oracle.submit(candidates)
+    assert run_jobs(tmp_path, [t.id for t in tickets]) == 3
+    observations = oracle.collect(tickets)
+    assert [o.values["volume"] for o in observations] == pytest.approx(
+        [c.structure.volume for c in candidates]
+    )
+    assert run_counts(tmp_path, [t.id for t in tickets]) == {t.id: 1 for t in tickets}
