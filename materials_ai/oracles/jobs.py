@@ -482,7 +482,9 @@ class WorkerSpec:
         store_root: Job store folder (must be visible from the worker's host).
         job_ids: Jobs to run, in order, in one process (one model load for all).
         cores: Threads the worker may use (exported as OMP/BLAS thread counts).
-        timeout_s: Wall-clock limit of the whole worker process; None for none.
+        timeout_s: Wall-clock limit of the worker's jobs, counted from the start of its
+            first job (Python start-up and imports on a loaded node do not count, so a
+            worker is never killed before it could start); None for none.
         python: Interpreter that runs ``-m materials_ai.oracles.worker``.
         env: Extra environment variables.
         detach: Start the worker in its own session (it survives its launcher).
@@ -534,13 +536,7 @@ def run_worker(spec: WorkerSpec) -> dict[str, Any]:
             start_new_session=spec.detach,
         )
     store.claim_for_worker(spec.job_ids, proc.pid)
-    reason = ""
-    try:
-        returncode = proc.wait(timeout=spec.timeout_s)
-    except subprocess.TimeoutExpired:
-        _kill_tree(proc)
-        returncode = proc.wait()
-        reason = f"walltime of {spec.timeout_s:g} s exceeded; worker killed"
+    returncode, reason = _wait_with_walltime(proc, store, spec)
     if returncode != 0 and not reason:
         if returncode < 0:
             try:
@@ -570,6 +566,47 @@ def run_worker(spec: WorkerSpec) -> dict[str, Any]:
             )
         states[job_id] = info.state
     return {"returncode": returncode, "reason": reason, "jobs": states}
+
+
+#: Longest a worker may take from launch to its first job (imports, model load) when a
+#: walltime is set, in addition to the walltime itself.
+STARTUP_GRACE_S = 600.0
+
+
+def _wait_with_walltime(
+    proc: subprocess.Popen[Any], store: JobStore, spec: WorkerSpec
+) -> tuple[int, str]:
+    """Wait for the worker; kill it once its jobs ran longer than ``spec.timeout_s``.
+
+    The clock starts when the worker marks its first job running. Returns the exit code
+    and the reason of a kill ("" when it ended by itself).
+    """
+    if spec.timeout_s is None:
+        return proc.wait(), ""
+    launched = time.monotonic()
+    first_start: float | None = None
+    while True:
+        try:
+            return proc.wait(timeout=0.5), ""
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if first_start is None:
+            if any(
+                info.state != "queued" and info.pid == proc.pid
+                for info in (store.info(j) for j in spec.job_ids)
+            ):
+                first_start = now
+            elif now - launched > spec.timeout_s + STARTUP_GRACE_S:
+                _kill_tree(proc)
+                proc.wait()
+                return proc.returncode, (
+                    f"worker started no job within {spec.timeout_s + STARTUP_GRACE_S:g} s; killed"
+                )
+        elif now - first_start > spec.timeout_s:
+            _kill_tree(proc)
+            proc.wait()
+            return proc.returncode, f"walltime of {spec.timeout_s:g} s exceeded; worker killed"
 
 
 def _kill_tree(proc: subprocess.Popen[Any]) -> None:

@@ -231,3 +231,23 @@ def test_batched_results_are_matched_to_their_jobs_in_order(
         [c.structure.volume for c in candidates]
     )
     assert run_counts(tmp_path, [t.id for t in tickets]) == {t.id: 1 for t in tickets}
+
+
+def test_walltime_counts_from_the_job_start_not_the_worker_start_up(tmp_path: Path) -> None:
+    # A worker that needs 4 s to start (a loaded node, slow imports) with a 2 s walltime
+    # for a 0.2 s job: it must not be killed before it could start.
+    slow_python = tmp_path / "slow_python.sh"
+    slow_python.write_text(f'#!/bin/sh\nsleep 4\nexec "{sys.executable}" "$@"\n')
+    slow_python.chmod(0o755)
+    oracle = JobOracle(
+        SleepTask(seconds=0.2),
+        tmp_path / "jobs",
+        launcher=ProcessLauncher(1),
+        timeout_s=2.0,
+        python=str(slow_python),
+    )
+    tickets = oracle.submit(_candidates(1))
+    assert oracle.wait(tickets, timeout_s=60, poll_s=0.2)
+    [obs] = oracle.collect(tickets)
+    assert obs.ok, obs.reason
+    assert run_counts(tmp_path / "jobs", [tickets[0].id]) == {tickets[0].id: 1}
