@@ -180,6 +180,20 @@ class GPAWTask:
     def _cache(self) -> Path:
         return Path(self.setup_cache) if self.setup_cache else default_setup_cache()
 
+    def _atoms(self, structure: Structure) -> Any:
+        """ASE atoms of ``structure``; without ``spinpol``, initial magnetic moments zeroed.
+
+        A structure relaxed by CHGNet carries its predicted ``magmom`` site properties,
+        which GPAW refuses in a spin-paired calculation; with ``spinpol`` they are kept as
+        the initial guess.
+        """
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        if not self.spinpol:
+            atoms.set_initial_magnetic_moments(None)
+        return atoms
+
     def _calculator(self, xc: str, txt: Path, maxiter: int | None = None) -> Any:
         from gpaw import GPAW, PW, FermiDirac
 
@@ -207,7 +221,6 @@ class GPAWTask:
     def run_one(self, structure: Structure, workdir: Path) -> TaskResult:
         """GLLB-SC gap and PBE energy of one structure (failures become results)."""
         from gpaw import ConvergenceError
-        from pymatgen.io.ase import AseAtomsAdaptor
 
         workdir.mkdir(parents=True, exist_ok=True)
         details: dict[str, Any] = {}
@@ -233,7 +246,7 @@ class GPAWTask:
             details["generated_setups"] = generated
 
         values: dict[str, float] = {}
-        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms = self._atoms(structure)
         n_atoms = len(atoms)
         step = "GLLBSC"
         try:
@@ -262,7 +275,7 @@ class GPAWTask:
             if self.pbe_energy:
                 step = "PBE"
                 t0 = time.perf_counter()
-                atoms = AseAtomsAdaptor.get_atoms(structure)
+                atoms = self._atoms(structure)
                 calc = self._calculator("PBE", workdir / "pbe.txt")
                 atoms.calc = calc
                 energy = float(atoms.get_potential_energy())

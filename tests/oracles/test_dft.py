@@ -46,7 +46,11 @@ def test_real_gpaw_gap_metal_and_forced_nonconvergence(tmp_path: Path) -> None:
         tmp_path / "broken",
         launcher=ProcessLauncher(1),
     )
-    tickets = oracle.submit([Candidate("si", si_diamond()), Candidate("al", _aluminium())])
+    # Si as the CHGNet stage of a chain hands it on: with predicted magnetic moments,
+    # which a spin-paired GPAW calculation must ignore rather than refuse.
+    si_relaxed = si_diamond()
+    si_relaxed.add_site_property("magmom", [0.1, 0.1])
+    tickets = oracle.submit([Candidate("si", si_relaxed), Candidate("al", _aluminium())])
     bad = broken.submit([Candidate("si", si_diamond())])
     assert oracle.wait(tickets, timeout_s=170, poll_s=0.5)
     assert broken.wait(bad, timeout_s=60, poll_s=0.5)
