@@ -46,6 +46,41 @@ def allowed_keys(model: type[BaseModel], path: Sequence[str]) -> list[str]:
     return sorted({name for m in current for name in m.model_fields})
 
 
+def _union_tags(models: Sequence[type[BaseModel]]) -> dict[str, type[BaseModel]]:
+    """Tag -> model for union members told apart by a literal ``kind`` field."""
+    tags: dict[str, type[BaseModel]] = {}
+    for m in models:
+        field = m.model_fields.get("kind")
+        if field is not None:
+            for value in get_args(field.annotation):
+                if isinstance(value, str):
+                    tags[value] = m
+    return tags
+
+
+def _strip_union_tags(model: type[BaseModel], loc: Sequence[str]) -> list[str]:
+    """Drop the tags pydantic inserts into locations inside discriminated unions
+    (``surrogate.gp.kernl`` -> ``surrogate.kernl``), so keys read as written in the file."""
+    out: list[str] = []
+    current: list[type[BaseModel]] = [model]
+    for part in loc:
+        if part.isdigit():
+            out.append(part)
+            continue
+        fields = [m.model_fields[part] for m in current if part in m.model_fields]
+        if fields:
+            out.append(part)
+            current = [sub for f in fields for sub in _submodels(f.annotation)]
+            continue
+        tagged = _union_tags(current)
+        if part in tagged and len(current) > 1:
+            current = [tagged[part]]
+            continue
+        out.append(part)
+        current = []
+    return out
+
+
 def config_error(error: ValidationError, model: type[BaseModel], source: str) -> ConfigError:
     """Turn a pydantic validation error into a ConfigError naming the source and keys.
 
@@ -56,7 +91,7 @@ def config_error(error: ValidationError, model: type[BaseModel], source: str) ->
     """
     problems: list[str] = []
     for item in error.errors():
-        loc = [str(part) for part in item["loc"]]
+        loc = _strip_union_tags(model, [str(part) for part in item["loc"]])
         key = ".".join(loc)
         if item["type"] == "extra_forbidden":
             allowed = allowed_keys(model, loc[:-1])

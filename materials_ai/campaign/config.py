@@ -28,7 +28,7 @@ from materials_ai.compute import ComputeConfig
 from materials_ai.config_errors import config_error
 from materials_ai.errors import ConfigError
 from materials_ai.oracles.config import FidelityChainConfig
-from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.surrogates.config import EnsembleConfig, SurrogateConfig
 from materials_ai.tracking import TrackingConfig
 
 
@@ -141,7 +141,7 @@ class WorkflowConfig(BaseModel):
         data: The pool.
         targets: Targets the surrogate learns (names from the dataset card).
         objective: Criteria that define a good material.
-        surrogate: The ensemble surrogate.
+        surrogate: The surrogate, by ``kind``: ``graph_ensemble`` (default) or ``gp``.
         acquisition: Batch selection.
         loop: Budget and loop shape.
         oracle: Validation.
@@ -157,7 +157,7 @@ class WorkflowConfig(BaseModel):
     data: DataConfig
     targets: list[str] = Field(min_length=1)
     objective: ObjectiveConfig
-    surrogate: EnsembleConfig = EnsembleConfig()
+    surrogate: SurrogateConfig = EnsembleConfig()
     acquisition: AcquisitionConfig = AcquisitionConfig()
     loop: LoopConfig = LoopConfig()
     oracle: OracleConfig = OracleConfig()

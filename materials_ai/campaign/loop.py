@@ -316,6 +316,10 @@ class Campaign:
             replay.resubmit(self.state.pending_tickets())
             self.targets_total = replay.count_satisfying(self.objective)
             self.oracle = replay
+        if self.config.surrogate.kind == "gp":  # descriptor GP: no graphs (surrogates/gp.py)
+            self._prepare_gp()
+            self._prepared = True
+            return
         self.graphs = load_or_build_graphs(
             [c.structure for c in self.pool],
             [c.id for c in self.pool],
@@ -330,6 +334,23 @@ class Campaign:
         if self.state.model_dir:
             self.surrogate = GraphEnsembleSurrogate.load(self.run_dir / self.state.model_dir)
         self._prepared = True
+
+    def _prepare_gp(self) -> None:
+        """Descriptors of the pool and a GP surrogate, kept where graphs and the ensemble
+        are: the GP's ``fit_graphs``/``predict_graphs`` take the descriptor table."""
+        from materials_ai.surrogates.descriptors import DescriptorTable
+        from materials_ai.surrogates.gp import GPSurrogate
+
+        config = self.config.surrogate
+        assert config.kind == "gp"
+        self.graphs = DescriptorTable.build(  # type: ignore[assignment]
+            [c.structure for c in self.pool], [c.id for c in self.pool], config.descriptor
+        )
+        self.surrogate = GPSurrogate(  # type: ignore[assignment]
+            config, self.config.targets, [self.target_units.get(t, "") for t in self.config.targets]
+        )
+        if self.state.model_dir:
+            self.surrogate = GPSurrogate.load(self.run_dir / self.state.model_dir)  # type: ignore[assignment]
 
     # -- the stage machine ------------------------------------------------------------
 

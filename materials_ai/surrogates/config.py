@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from materials_ai.graphs.config import GraphConfig
 
@@ -137,3 +137,51 @@ class EnsembleConfig(BaseModel):
         if isinstance(model, dict) and "kind" not in model:
             data = {**data, "model": {"kind": "cgcnn", **model}}
         return data
+
+
+class GPConfig(BaseModel):
+    """Exact Gaussian processes on fixed-length descriptors (one GP per target).
+
+    For campaigns with a few hundred labels, where a graph network is data-starved. Each
+    target gets a BoTorch ``SingleTaskGP`` (ARD kernel on descriptors scaled to the unit
+    cube, standardised outcome, learned noise) fitted by ``fit_gpytorch_mll``; the pool's
+    posterior marginals are handed to acquisition as ``n_samples`` moment-matched draws,
+    so every strategy works unchanged (see ``docs/architecture.md``).
+
+    Attributes:
+        kind: Registry name of the surrogate (required: ``gp``).
+        seed: Seeds the posterior draws (``seed``, iteration) and any optimiser restart.
+        descriptor: ``perovskite`` (A/B element properties, anion set, oxidation states,
+            tolerance factor; 5-atom ABX3 cells) or ``composition`` (any structure).
+        kernel: ``rbf`` or ``matern52`` (both with one lengthscale per descriptor).
+        n_samples: Posterior draws per candidate and target (the ``s`` of the samples).
+        warm_start: In a campaign with ``loop.warm_start``, start each fit's optimiser
+            from the previous iteration's hyperparameters (3-10x fewer L-BFGS steps).
+        max_iter: L-BFGS-B iterations per hyperparameter fit (the marginal likelihood of
+            an ARD kernel is flat near its optimum; capping the steps bounds the fit time).
+        predict_chunk: Pool candidates per posterior evaluation (memory bound).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["gp"]
+    seed: int = 0
+    descriptor: Literal["perovskite", "composition"] = "perovskite"
+    kernel: Literal["rbf", "matern52"] = "rbf"
+    n_samples: int = Field(64, ge=2, le=4096)
+    warm_start: bool = True
+    max_iter: int = Field(100, ge=1)
+    predict_chunk: int = Field(4096, ge=1)
+
+
+def _surrogate_kind(data: Any) -> str:
+    kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
+    return kind or "graph_ensemble"
+
+
+#: Surrogates by ``kind`` (``graph_ensemble`` when omitted): the surrogate registry of a
+#: workflow's ``surrogate:`` section.
+SurrogateConfig = Annotated[
+    Annotated[EnsembleConfig, Tag("graph_ensemble")] | Annotated[GPConfig, Tag("gp")],
+    Discriminator(_surrogate_kind),
+]
