@@ -318,6 +318,11 @@ class GPSurrogate:
     def predict_marginals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of each target (latent function, no observation noise).
 
+        Computes only the diagonal of the posterior covariance (``k(x, x) - v^T v`` with
+        ``v = L^-1 k(X, x)``), which for a pool is ~10x cheaper than BoTorch's
+        ``posterior(X).variance`` (that forms each chunk's full covariance); the numbers
+        are the same (tested).
+
         Args:
             x: `n x d` unit-cube descriptors.
 
@@ -334,15 +339,37 @@ class GPSurrogate:
         mean = np.empty((n, t))
         std = np.empty((n, t))
         chunk = self.config.predict_chunk
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for j, model in enumerate(self.models):
+        with torch.no_grad():
+            for j, (model, (train_x, _)) in enumerate(zip(self.models, self._train, strict=True)):
+                cholesky, alpha, constant, shift, scale = self._solve(model, train_x)
                 for start in range(0, n, chunk):
-                    posterior = model.posterior(x_t[start : start + chunk])
-                    mean[start : start + chunk, j] = posterior.mean.reshape(-1).numpy()
-                    variance = posterior.variance.reshape(-1).clamp_min(0.0)
-                    std[start : start + chunk, j] = variance.sqrt().numpy()
+                    xc = x_t[start : start + chunk]
+                    cross = model.covar_module(xc, train_x).to_dense()  # c x m
+                    prior_var = model.covar_module(xc, diag=True)
+                    v = torch.linalg.solve_triangular(cholesky, cross.T, upper=False)
+                    variance = (prior_var - (v * v).sum(dim=0)).clamp_min(0.0)
+                    mu = constant + cross @ alpha
+                    mean[start : start + chunk, j] = (mu * scale + shift).numpy()
+                    std[start : start + chunk, j] = (variance.sqrt() * scale).numpy()
         return mean, std
+
+    @staticmethod
+    def _solve(
+        model: SingleTaskGP, train_x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+        """Cholesky factor of ``K + noise I``, ``alpha = K^-1 (z - c)`` (standardised) and
+        the outcome transform's shift and scale."""
+        z = model.train_targets.reshape(-1)
+        kernel = model.covar_module(train_x).to_dense()
+        noise = model.likelihood.noise.reshape(-1)[0]
+        k = kernel + noise * torch.eye(len(train_x), dtype=train_x.dtype)
+        cholesky = torch.linalg.cholesky(k)
+        constant = model.mean_module.constant.reshape(())
+        alpha = torch.cholesky_solve((z - constant).unsqueeze(-1), cholesky)[:, 0]
+        transform = model.outcome_transform
+        shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr]
+        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr]
+        return cholesky, alpha, constant, shift, scale
 
     def predict_descriptors(self, x: np.ndarray, *, seed: int | None = None) -> Prediction:
         """Predict with moment-matched posterior draws as ``samples``.

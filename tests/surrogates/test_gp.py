@@ -121,3 +121,20 @@ def test_descriptor_table_scales_to_unit_cube() -> None:
     assert table.select([2, 0]).ids == ("c", "a")
     raw = np.array([[1.0, np.nan], [3.0, 5.0]])
     np.testing.assert_allclose(scale_unit_cube(raw), [[0.0, 0.5], [1.0, 0.5]])
+
+
+def test_marginals_equal_botorch_posterior() -> None:
+    import torch
+
+    x, y = _toy()
+    surrogate = GPSurrogate(CONFIG.model_copy(update={"predict_chunk": 4}), ["a", "b"])
+    surrogate.fit_descriptors(x, y)
+    grid = np.random.default_rng(4).uniform(size=(9, 3))
+    mean, std = surrogate.predict_marginals(grid)
+    for j, model in enumerate(surrogate.models):
+        with torch.no_grad():
+            posterior = model.posterior(torch.as_tensor(grid))
+        np.testing.assert_allclose(mean[:, j], posterior.mean.reshape(-1).numpy(), atol=1e-9)
+        np.testing.assert_allclose(
+            std[:, j], posterior.variance.reshape(-1).sqrt().numpy(), atol=1e-9
+        )
