@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import product
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -264,7 +264,7 @@ def descriptor_names(kind: DescriptorKind) -> tuple[str, ...]:
     )
 
 
-def compute_descriptors(structures: Sequence[Structure], kind: DescriptorKind) -> np.ndarray:
+def compute_descriptors(structures: Sequence[Any], kind: DescriptorKind) -> np.ndarray:
     """Raw descriptors of structures.
 
     Args:
@@ -315,7 +315,7 @@ class DescriptorTable:
 
     @classmethod
     def build(
-        cls, structures: Sequence[Structure], ids: Sequence[str], kind: DescriptorKind
+        cls, structures: Sequence[Any], ids: Sequence[str], kind: DescriptorKind
     ) -> DescriptorTable:
         """Compute and scale the descriptors of a pool (min–max over the pool itself).
 

@@ -249,7 +249,7 @@ class GPSurrogate:
     ) -> GPTargetReport:
         """Hyperparameters and the closed-form leave-one-out MAE (Rasmussen & Williams 5.12)."""
         transform = model.outcome_transform
-        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr]
+        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
         with torch.no_grad():
             z = model.train_targets.reshape(-1, 1)  # standardised
             kernel = model.covar_module(x).to_dense()
@@ -367,8 +367,8 @@ class GPSurrogate:
         constant = model.mean_module.constant.reshape(())
         alpha = torch.cholesky_solve((z - constant).unsqueeze(-1), cholesky)[:, 0]
         transform = model.outcome_transform
-        shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr]
-        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr]
+        shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr, operator]
+        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
         return cholesky, alpha, constant, shift, scale
 
     def predict_descriptors(self, x: np.ndarray, *, seed: int | None = None) -> Prediction:
