@@ -46,6 +46,7 @@ def _run(run_dir: Path) -> dict[str, Any]:
     seconds = sum(v for m in state.metrics for k, v in m.items() if k.startswith("seconds_"))
     return {
         "strategy": config.acquisition.strategy,
+        "budget": config.loop.max_oracle_calls,
         "seed": config.seed,
         "oracle_calls": len(curve),
         "done": state.done or (run_dir / "all_targets_found").exists(),
@@ -77,15 +78,22 @@ def main() -> None:
         if (d / "state.json").exists()
     ]
     summary: dict[str, Any] = {}
-    for strategy in sorted({r["strategy"] for r in runs}):
-        mine = [r for r in runs if r["strategy"] == strategy and r["oracle_calls"] >= 300]
-        summary[strategy] = {
-            "seeds_complete_to_300": [r["seed"] for r in mine],
+    for strategy, budget in sorted({(r["strategy"], r["budget"]) for r in runs}):
+        mine = [
+            r
+            for r in runs
+            if r["strategy"] == strategy and r["budget"] == budget and r["oracle_calls"] >= 300
+        ]
+        finished = [r for r in runs if r["strategy"] == strategy and r["budget"] == budget]
+        finished = [r for r in finished if r["done"] or r["oracle_calls"] >= (budget or 0)]
+        summary[f"{strategy}@{budget}"] = {
+            "seeds_past_300_calls": [r["seed"] for r in mine],
+            "seeds_finished": [r["seed"] for r in finished],
             "median_found_at_300": float(np.median([r["found_at_300"] for r in mine]))
             if mine
             else None,
             "median_calls_to_10": _median([r["calls_to_10"] for r in mine]),
-            "median_calls_to_19": _median([r["calls_to_19"] for r in mine]),
+            "median_calls_to_19_finished_seeds": _median([r["calls_to_19"] for r in finished]),
             "median_compute_seconds": float(np.median([r["compute_seconds"] for r in mine]))
             if mine
             else None,
@@ -114,6 +122,7 @@ def main() -> None:
     for r in runs:
         print(
             r["strategy"],
+            r["budget"],
             r["seed"],
             r["oracle_calls"],
             r["found_at_300"],
