@@ -257,7 +257,6 @@ class GenerativeCampaign:
 
     def _stage_rank(self) -> None:
         from materials_ai.candidates.stability import HullReference
-        from materials_ai.data.loaders import load_dataset
         from materials_ai.report.ranked import build_ranked_list, write_ranked_list
         from materials_ai.surrogates.prediction import Prediction
 
@@ -265,8 +264,7 @@ class GenerativeCampaign:
         with np.load(self.run_dir / "scores.npz") as data:
             arrays = {k: data[k] for k in data.files}
         stability = self.config.pool.stability
-        reference = load_dataset(stability.reference_dataset, targets=[stability.target])
-        hull = HullReference.from_dataset(reference, stability.target)
+        hull = HullReference.from_card(stability.reference_dataset, stability.target)
         hull_energy = hull.hull_energies([c.structure.composition for c in candidates])
         e_form = arrays[self.config.formation_energy_target]
         arrays["e_above_hull"] = e_form - hull_energy[None, :]

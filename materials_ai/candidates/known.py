@@ -29,6 +29,7 @@ import numpy as np
 from materials_ai import settings
 from materials_ai.candidates.base import ExclusionSet
 from materials_ai.candidates.chemistry import formula_key
+from materials_ai.errors import DataError
 
 if TYPE_CHECKING:
     from pymatgen.analysis.structure_matcher import StructureMatcher
@@ -173,7 +174,7 @@ class KnownMaterials:
         """Index every structure of the named datasets (default: every card).
 
         Args:
-            names: Dataset names; None for every card in the registry.
+            names: Dataset names; None for every crystal dataset in the registry.
             data_dir: Data directory; default ``MATERIALS_AI_DATA_DIR``.
             cache_dir: Cache root; default :func:`materials_ai.settings.cache_dir`.
             use_cache: Read and write the on-disk index.
@@ -188,7 +189,15 @@ class KnownMaterials:
         """
         from materials_ai.data import get_card, list_cards, load_dataset
 
-        cards = [get_card(n) for n in names] if names is not None else list_cards()
+        if names is None:  # every crystal dataset (molecular ones hold no structures)
+            cards = [c for c in list_cards() if c.structure_format != "smiles"]
+        else:
+            cards = [get_card(n) for n in names]
+            molecular = [c.name for c in cards if c.structure_format == "smiles"]
+            if molecular:
+                raise DataError(
+                    f"known-structure datasets must hold crystals; {molecular} hold molecules"
+                )
         digest = hashlib.sha256(f"v{INDEX_FORMAT_VERSION}".encode())
         for card in sorted(cards, key=lambda c: c.name):
             digest.update(f"|{card.name}:{card.sha256}".encode())

@@ -33,8 +33,10 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -181,6 +183,77 @@ class HullReference:
                 continue
             entries.append((amounts, record.targets[target]))
         return cls(entries, name=dataset.name)
+
+    @classmethod
+    def from_card(
+        cls,
+        name: str,
+        target: str = "formation_energy",
+        *,
+        data_dir: str | Path | None = None,
+        exclude_formula_keys: Collection[str] = (),
+        exclude_ids: Collection[str] = (),
+    ) -> HullReference:
+        """Build from a registered dataset, reading only compositions and energies.
+
+        A card with a ``formula_column`` (MP-2018) is read as a table of formulas and
+        formation energies, seconds instead of minutes of structure parsing; any other
+        card is loaded with its structures (:meth:`from_dataset`). Rows the loader would
+        skip (a non-finite value, one outside the target's ``valid_range``) are skipped.
+
+        Args:
+            name: Dataset card name, e.g. ``"mp2018"``.
+            target: Formation-energy target (eV/atom).
+            data_dir: Dataset folder (default: ``MATERIALS_AI_DATA_DIR``).
+            exclude_formula_keys: Compositions to leave out (held-out materials).
+            exclude_ids: Record ids to leave out.
+
+        Raises:
+            CandidateError: If the card has no such target.
+        """
+        import pandas as pd
+        from pymatgen.core import Composition
+
+        from materials_ai.data import get_card, load_dataset
+        from materials_ai.data.loaders import clean_id
+        from materials_ai.data.registry import dataset_path
+
+        card = get_card(name)
+        if target not in card.targets:
+            raise CandidateError(
+                f"dataset {name!r} has no target {target!r} (it has {list(card.targets)})"
+            )
+        if card.formula_column is None or card.id_column is None:
+            dataset = load_dataset(card, targets=[target], data_dir=data_dir)
+            return cls.from_dataset(
+                dataset,
+                target,
+                exclude_formula_keys=exclude_formula_keys,
+                exclude_ids=exclude_ids,
+            )
+        spec = card.targets[target]
+        table = pd.read_csv(
+            dataset_path(card, data_dir),
+            usecols=[card.id_column, card.formula_column, spec.column],
+            comment=card.comment,
+        )
+        drop_keys = set(exclude_formula_keys)
+        drop_ids = set(exclude_ids)
+        entries: list[tuple[CompositionLike, float]] = []
+        for raw_id, formula, raw in zip(
+            (clean_id(raw, card) for raw in table[card.id_column]),
+            table[card.formula_column].astype(str),
+            table[spec.column].to_numpy(dtype=float),
+            strict=True,
+        ):
+            value = float(raw) * spec.scale
+            if not math.isfinite(value) or not spec.contains(value) or raw_id in drop_ids:
+                continue
+            amounts = Composition(formula.replace(" ", "")).get_el_amt_dict()
+            if drop_keys and formula_key(amounts) in drop_keys:
+                continue
+            entries.append((amounts, value))
+        return cls(entries, name=card.name)
 
     # -- hulls ------------------------------------------------------------------------
 

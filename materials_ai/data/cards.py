@@ -124,6 +124,9 @@ class DatasetCard(_Frozen):
         id_strip_suffix: Suffix removed from ids that end with it (``.cif``).
         structure_column: Column holding the structures.
         structure_format: Encoding of :attr:`structure_column`.
+        formula_column: Optional column with each row's composition (e.g. ``Sr1 Ti1 O3``):
+            consumers that need compositions only (convex hulls) read it instead of
+            parsing every structure.
         comment: Comment character of the CSV (lines starting with it are skipped), if any.
         targets: Target name -> column, unit and description, in a stable order.
         notes: Caveats a user must know (outliers, reference energies...).
@@ -140,6 +143,7 @@ class DatasetCard(_Frozen):
     id_strip_suffix: str | None = None
     structure_column: str = Field(min_length=1)
     structure_format: StructureFormat
+    formula_column: str | None = Field(default=None, min_length=1)
     comment: str | None = Field(default=None, min_length=1, max_length=1)
     targets: dict[str, TargetCard] = Field(min_length=1)
     notes: tuple[str, ...] = ()

@@ -347,7 +347,7 @@ def _read_table(
         raise DataError(f"Dataset {card.name!r}: cannot read {path}: {exc}") from exc
 
 
-def _clean_id(raw: Any, card: DatasetCard) -> str:
+def clean_id(raw: Any, card: DatasetCard) -> str:
     """Return the row id as a string ('' when missing), minus the card's suffix."""
     if raw is None or (isinstance(raw, float) and np.isnan(raw)) or raw is pd.NA:
         return ""
@@ -460,7 +460,7 @@ def load_dataset(
     else:
         positions = list(range(n_read))
     if card.id_column:
-        ids = [_clean_id(raw, card) for raw in table[card.id_column].to_numpy()]
+        ids = [clean_id(raw, card) for raw in table[card.id_column].to_numpy()]
     else:  # no id column: the row number is the id (the file is pinned by its sha256)
         ids = [f"{card.name}-{row}" for row in range(n_read)]
 

@@ -88,29 +88,15 @@ class MPHull:
     @classmethod
     def from_data_dir(cls, data_dir: str | Path | None = None) -> MPHull:
         """Build from ``MATERIALS_AI_DATA_DIR`` (the elemental file and the mp2018 table)."""
-        import pandas as pd
-
         from materials_ai import settings
         from materials_ai.candidates.stability import HullReference
-        from materials_ai.data.registry import dataset_path, get_card
 
         root = settings.data_dir(data_dir)
         refs_path = root / ELEMENTAL_REFERENCE_FILE
         if not refs_path.is_file():
             raise OracleError(f"MP elemental references not found at {refs_path}")
-        card = get_card("mp2018")
-        table = pd.read_csv(
-            dataset_path(card, data_dir),
-            usecols=["formula_sum", card.targets["formation_energy"].column],
-        )
-        energies = table[card.targets["formation_energy"].column].to_numpy(dtype=float)
-        formulas = table["formula_sum"].astype(str).to_numpy()
-        entries = [
-            (f.replace(" ", ""), e)
-            for f, e in zip(formulas, energies, strict=True)
-            if math.isfinite(e)
-        ]
-        return cls(load_elemental_references(refs_path), HullReference(entries, name="mp2018"))
+        hull = HullReference.from_card("mp2018", "formation_energy", data_dir=data_dir)
+        return cls(load_elemental_references(refs_path), hull)
 
     def evaluate(self, structure: Structure, energy_per_atom_ev: float) -> dict[str, float]:
         """``formation_energy``, ``hull_energy`` and ``e_above_hull`` (eV/atom; NaN if unknown)."""

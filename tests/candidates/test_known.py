@@ -50,3 +50,20 @@ def test_without_and_select(tiny_registry: TinyDataset) -> None:
     assert known.select(max_sites=1) == []
     assert {pid.split(":")[0] for pid, _ in known.select(max_elements=1)} == {"tiny"}
     assert known.exclusion_set().excludes("Si1", None)
+
+
+def test_molecular_datasets_are_not_known_structures(
+    tiny_registry: TinyDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from materials_ai.data.cards import dump_card
+    from materials_ai.errors import DataError
+
+    # A second card in the registry that holds molecules (SMILES): never a known crystal.
+    molecular = tiny_registry.card.model_copy(
+        update={"name": "tiny_molecules", "structure_format": "smiles"}
+    )
+    dump_card(molecular, tiny_registry.cards_dir / "tiny_molecules.yaml")
+    known = KnownMaterials.from_datasets(use_cache=False)
+    assert set(known.sources) == {"tiny"}
+    with pytest.raises(DataError, match="tiny_molecules"):
+        KnownMaterials.from_datasets(["tiny", "tiny_molecules"], use_cache=False)

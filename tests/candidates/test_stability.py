@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from scipy.stats import norm
@@ -152,3 +154,29 @@ def test_stability_screen(li_o_hull: HullReference) -> None:
     sigma = np.hypot(0.1, 0.1)
     assert report.scores["lio"]["e_form_std_ev_per_atom"] == pytest.approx(sigma)
     assert report.scores["lio"]["p_within_hull_threshold"] == pytest.approx(norm.cdf(0.08 / sigma))
+
+
+def test_from_card_reads_formulas_and_matches_the_structures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from materials_ai.data import load_dataset
+    from materials_ai.data.cards import dump_card
+    from materials_ai.testing.datasets import write_tiny_dataset
+
+    tiny = write_tiny_dataset(tmp_path / "tiny", n_rows=12)
+    monkeypatch.setenv("MATERIALS_AI_CARDS_DIR", str(tiny.cards_dir))
+    monkeypatch.setenv("MATERIALS_AI_DATA_DIR", str(tiny.data_dir))
+    parsed = HullReference.from_card("tiny")  # no formula column: structures are parsed
+    dump_card(tiny.card.model_copy(update={"formula_column": "formula"}), tiny.card_path)
+    from_formulas = HullReference.from_card("tiny")
+    reference = HullReference.from_dataset(load_dataset("tiny", targets=["formation_energy"]))
+    probes = ["Si", "SrTiO3", "GaAs", "Sr2TiO4", "GaSi"]
+    for hull in (parsed, from_formulas):
+        assert hull.hull_energies(probes) == pytest.approx(reference.hull_energies(probes))
+    without = HullReference.from_card("tiny", exclude_formula_keys={"O3Sr1Ti1"})
+    assert without.hull_energy("SrTiO3") == pytest.approx(0.0)  # only the elements remain
+    assert from_formulas.hull_energy("SrTiO3") < 0
+    everything_but_one = HullReference.from_card("tiny", exclude_ids=set(tiny.ids[1:]))
+    assert everything_but_one.n_compositions == 1
+    with pytest.raises(CandidateError, match="no target"):
+        HullReference.from_card("tiny", target="vbm")

@@ -123,6 +123,6 @@ def test_every_card_matches_its_real_file(real_data_dir: Path) -> None:
         )
         assert len(table) == card.rows, card.name
         header = pd.read_csv(path, nrows=0, comment=card.comment).columns
-        wanted = {card.id_column, card.structure_column} - {None}
+        wanted = {card.id_column, card.structure_column, card.formula_column} - {None}
         wanted |= {t.column for t in card.targets.values()}
         assert wanted <= set(header), (card.name, wanted - set(header))
