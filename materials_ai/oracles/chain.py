@@ -264,7 +264,7 @@ class OracleChain:
     def _select(
         self, stage: ChainStage, previous: JobOracle, prev_tickets: Sequence[Ticket]
     ) -> tuple[list[str], list[Candidate]]:
-        from pymatgen.core import Structure
+        from materials_ai.data.records import structure_from_dict
 
         rows = []
         for order, ticket in enumerate(prev_tickets):
@@ -277,7 +277,7 @@ class OracleChain:
             structure = result.structure if stage.use_output_structure else None
             if structure is None:
                 inp = previous.store.read_input(ticket.id)
-                structure = Structure.from_dict(inp["structure"])
+                structure = structure_from_dict(inp["structure"])  # crystal or molecule
             rows.append((order, ticket.candidate_id, values, structure))
         if stage.rank_by is not None:
             key = stage.rank_by

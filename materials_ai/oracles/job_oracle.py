@@ -320,9 +320,9 @@ class JobOracle:
             return None
         structure = None
         if output.get("structure"):
-            from pymatgen.core import Structure
+            from materials_ai.data.records import structure_from_dict
 
-            structure = Structure.from_dict(output["structure"])
+            structure = structure_from_dict(output["structure"])
         return JobResult(
             job_id=job_id,
             observation=Observation.from_dict(output["observation"]),

@@ -61,3 +61,36 @@ def test_tiny_pyscf_b3lyp_water() -> None:
     assert out["homo"] == pytest.approx(-7.92, abs=0.15)
     assert out["gap"] == pytest.approx(9.13, abs=0.2)
     assert out["n_basis"] == 24
+
+
+def test_molecules_pass_through_a_fidelity_chain(tmp_path: Path) -> None:
+    """Stage 2 of a chain rebuilds each molecule from stage 1's job input (not a crystal)."""
+    from materials_ai.data.records import Candidate, Molecule
+    from materials_ai.oracles.config import FidelityChainConfig
+
+    chain = FidelityChainConfig.model_validate(
+        {
+            "job_dir": str(tmp_path / "jobs"),
+            "max_parallel": 1,
+            "stages": [
+                {"oracle": {"kind": "xtb"}, "name": "xtb_all", "batch_size": 2},
+                {
+                    "oracle": {"kind": "xtb", "method": "GFN1-xTB"},
+                    "name": "xtb_top",
+                    "select_top": 1,
+                    "rank_by": "gap",
+                    "descending": True,
+                },
+            ],
+        }
+    ).build(tmp_path)
+    candidates = [
+        Candidate(n, Molecule.from_smiles(s)) for n, s in [("water", "O"), ("benzene", "c1ccccc1")]
+    ]
+    tickets = chain.submit(candidates)
+    assert chain.wait(tickets, timeout_s=100, poll_s=0.2)
+    observations = chain.collect(tickets)
+    assert chain.stage_summary()[1] == {"stage": 1, "submitted": 1, "finished": 1, "ok": 1}
+    top = [o for o in observations if o.provenance["job_id"].startswith("xtb_top")]
+    assert [o.candidate_id for o in top] == ["water"]  # the larger xTB gap goes on
+    assert top[0].ok and top[0].values["gap"] > 5.0
