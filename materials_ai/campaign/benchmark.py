@@ -127,6 +127,7 @@ def _run_one(args: tuple[WorkflowConfig, str, int, str, int]) -> dict[str, Any]:
             campaign.run(after_stage=stop_when_all_found)
         except _AllFound:
             (run_dir / "all_targets_found").touch()
+    if campaign.targets_total is None:  # a finished run read back: load the table's count
         campaign._prepare()
     total = campaign.targets_total or 0
     curve = discovery_curve(run_dir, config)

@@ -55,5 +55,7 @@ def test_replay_benchmark_runs_strategies_and_seeds(
     # A second call reads the finished runs back instead of recomputing them.
     again = replay_benchmark(config, ["random", "greedy"], [0, 1], tmp_path / "bench", budget=18)
     assert [r["curve"] for r in again["runs"]] == [r["curve"] for r in result["runs"]]
+    assert [r["targets_total"] for r in again["runs"]] == [13] * 4
+    assert [r["calls_to"] for r in again["runs"]] == [r["calls_to"] for r in result["runs"]]
     png = plot_discovery_curves(result, tmp_path / "curves.png")
     assert png.stat().st_size > 10_000
