@@ -170,8 +170,9 @@ def test_kill9_then_resume_recomputes_nothing_and_loses_nothing(
     counts = run_counts(store, ids)
     assert all(counts[i] == 1 for i in done_at_kill)  # 0 finished jobs recomputed
     if kill_workers:
-        # Jobs whose workers were killed ran again; the others ran once.
-        assert all(counts[i] == 2 for i in orphaned)
+        # Jobs whose workers were killed ran at most once more (once, if the dead worker had
+        # already written the output); the others ran exactly once.
+        assert all(counts[i] in (1, 2) for i in orphaned)
         assert all(counts[i] == 1 for i in set(ids) - orphaned)
     else:
         # Detached workers outlive the campaign: nothing ran twice.
