@@ -365,24 +365,28 @@ class DaskExecutor:
             raise ConfigError("kind 'serial' has no Dask cluster: use SerialExecutor")
         dashboard = _loopback_dashboard(config.dashboard_address)
         if config.kind == "local":
-            cluster = LocalCluster(
-                n_workers=config.n_workers,
-                threads_per_worker=config.threads_per_worker,
-                processes=config.processes,
-                memory_limit=config.memory_limit,
-                # Threads-only clusters talk in-process (inproc://), which takes no host.
-                host=_LOOPBACK if config.processes else None,
-                # Disabled or not, the scheduler's HTTP server (health, metrics) listens:
-                # keep it on the loopback interface.
-                dashboard_address=dashboard or f"{_LOOPBACK}:0",
-                scheduler_kwargs={"dashboard": dashboard is not None},
-                # Worker processes only (passed to each Nanny; it overrides Dask's own).
-                **(
-                    {"env": {k: str(v) for k, v in WORKER_MALLOC_ENV.items()}}
-                    if config.processes
-                    else {}
-                ),
-            )
+            import dask
+
+            # glibc reads MALLOC_* once, at process start: the nanny's ``env`` argument is
+            # applied after the worker is spawned, too late; its pre-spawn environment
+            # (read from the dask config when each Nanny is made) is in time.
+            pre_spawn = {
+                **dask.config.get("distributed.nanny.pre-spawn-environ", default={}),
+                **{k: str(v) for k, v in WORKER_MALLOC_ENV.items()},
+            }
+            with dask.config.set({"distributed.nanny.pre-spawn-environ": pre_spawn}):
+                cluster = LocalCluster(
+                    n_workers=config.n_workers,
+                    threads_per_worker=config.threads_per_worker,
+                    processes=config.processes,
+                    memory_limit=config.memory_limit,
+                    # Threads-only clusters talk in-process (inproc://), which takes no host.
+                    host=_LOOPBACK if config.processes else None,
+                    # Disabled or not, the scheduler's HTTP server (health, metrics)
+                    # listens: keep it on the loopback interface.
+                    dashboard_address=dashboard or f"{_LOOPBACK}:0",
+                    scheduler_kwargs={"dashboard": dashboard is not None},
+                )
             try:
                 client = Client(cluster, set_as_default=False)
             except BaseException:

@@ -112,13 +112,21 @@ def test_local_cluster_is_bound_to_loopback(dask_executor: DaskExecutor) -> None
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/status", dask_executor.dashboard_link)
 
 
-def _malloc_env() -> dict[str, str | None]:
-    return {name: os.environ.get(name) for name in WORKER_MALLOC_ENV}
+def _malloc_env_at_start() -> dict[str, str | None]:
+    """The worker process's MALLOC_* variables as they were when it was exec-ed.
+
+    glibc reads them once, at start-up; ``/proc/self/environ`` keeps the environment the
+    process started with (later ``os.environ`` changes do not show there).
+    """
+    raw = Path("/proc/self/environ").read_bytes().split(b"\0")
+    start = dict(item.decode().split("=", 1) for item in raw if b"=" in item)
+    return {name: start.get(name) for name in WORKER_MALLOC_ENV}
 
 
-def test_local_workers_get_the_fast_malloc_settings(dask_executor: DaskExecutor) -> None:
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+def test_local_workers_start_with_the_fast_malloc_settings(dask_executor: DaskExecutor) -> None:
     expected = {name: str(value) for name, value in WORKER_MALLOC_ENV.items()}
-    assert list(dask_executor.client.run(_malloc_env).values()) == [expected, expected]
+    assert list(dask_executor.client.run(_malloc_env_at_start).values()) == [expected, expected]
 
 
 def test_dask_map_equals_serial_map(dask_executor: DaskExecutor) -> None:

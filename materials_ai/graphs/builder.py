@@ -31,26 +31,38 @@ GraphArrays = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 def _neighbor_arrays(
     structure: Structure, cutoff: float, max_neighbors: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (center, neighbour, distance) of the ``max_neighbors`` nearest per atom."""
-    centers, neighbors, _images, distances = structure.get_neighbor_list(r=cutoff)
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Return (center, neighbour, image, distance) of the ``max_neighbors`` nearest per atom.
+
+    ``image`` (`e x 3`, integer lattice translations) places the neighbour's periodic copy.
+    """
+    centers, neighbors, images, distances = structure.get_neighbor_list(r=cutoff)
     centers = np.asarray(centers, dtype=np.int64)
     neighbors = np.asarray(neighbors, dtype=np.int64)
+    images = np.asarray(images, dtype=np.float64).reshape(-1, 3)
     distances = np.asarray(distances, dtype=np.float64)
     if centers.size == 0:
-        return centers, neighbors, distances
+        return centers, neighbors, images, distances
     # Sort by center, then distance, then neighbour index: deterministic truncation.
     order = np.lexsort((neighbors, np.round(distances, 8), centers))
     centers, neighbors, distances = centers[order], neighbors[order], distances[order]
+    images = images[order]
     starts = np.searchsorted(centers, centers, side="left")
     rank = np.arange(centers.size) - starts
     keep = rank < max_neighbors
-    return centers[keep], neighbors[keep], distances[keep]
+    return centers[keep], neighbors[keep], images[keep], distances[keep]
 
 
 def structure_to_arrays(
     structure: Structure, config: GraphConfig | None = None, structure_id: str = ""
 ) -> GraphArrays:
+    """Convert one structure to graph arrays (see :func:`structure_to_graph`)."""
+    return structure_to_graph(structure, config, structure_id)[0]
+
+
+def structure_to_graph(
+    structure: Structure, config: GraphConfig | None = None, structure_id: str = ""
+) -> tuple[GraphArrays, np.ndarray | None]:
     """Convert one structure to graph arrays.
 
     Edges point from neighbour (source, row 0) to centre atom (target, row 1), the
@@ -62,8 +74,10 @@ def structure_to_arrays(
         structure_id: Used in error messages only.
 
     Returns:
-        ``(z, edge_index, edge_dist)``: atomic numbers `n` (int64), edge index `2 x e`
-        (int64, local atom indices), distances `e` (float32, Å).
+        ``((z, edge_index, edge_dist), edge_vec)``: atomic numbers `n` (int64), edge
+        index `2 x e` (int64, local atom indices), distances `e` (float32, Å); and, when
+        ``config.edge_vectors``, the edge vectors `e x 3` (float32, Å, centre to
+        neighbour image), else None.
 
     Raises:
         GraphConstructionError: If the structure is disordered, empty, or keeps an
@@ -80,7 +94,9 @@ def structure_to_arrays(
     z = np.array([site.specie.Z for site in structure], dtype=np.int64)
     cutoff = config.cutoff_angstrom
     while True:
-        centers, neighbors, distances = _neighbor_arrays(structure, cutoff, config.max_neighbors)
+        centers, neighbors, images, distances = _neighbor_arrays(
+            structure, cutoff, config.max_neighbors
+        )
         isolated = np.setdiff1d(np.arange(len(structure)), centers)
         if isolated.size == 0:
             break
@@ -93,7 +109,13 @@ def structure_to_arrays(
             )
         cutoff = min(cutoff * config.expansion_factor, config.max_cutoff_angstrom)
     edge_index = np.stack([neighbors, centers]).astype(np.int64)
-    return z, edge_index, distances.astype(np.float32)
+    vectors = None
+    if config.edge_vectors:
+        cart = structure.cart_coords
+        vectors = (cart[neighbors] + images @ structure.lattice.matrix - cart[centers]).astype(
+            np.float32
+        )
+    return (z, edge_index, distances.astype(np.float32)), vectors
 
 
 def site_features(structure: Structure, config: GraphConfig) -> np.ndarray | None:
@@ -105,13 +127,56 @@ def site_features(structure: Structure, config: GraphConfig) -> np.ndarray | Non
     return site_oxidation_features(structure)
 
 
-def _build_chunk(args: tuple[Sequence[Structure], Sequence[str], GraphConfig]) -> PackedGraphs:
-    structures, ids, config = args
-    arrays = [structure_to_arrays(s, config, i) for s, i in zip(structures, ids, strict=True)]
+def crystal_graphs(
+    structures: Sequence[Structure],
+    ids: Sequence[str],
+    config: GraphConfig,
+    *,
+    failures: list[tuple[int, str, str]] | None = None,
+) -> PackedGraphs:
+    """Build the graphs of crystals in this process (edge vectors, site features included).
+
+    Args:
+        structures: `n` ordered structures.
+        ids: `n` identifiers.
+        config: Graph settings.
+        failures: If given, a structure whose graph cannot be built is skipped and
+            ``(row, id, reason)`` appended here; otherwise the error propagates.
+
+    Returns:
+        The graphs of the structures that were built, in input order.
+    """
+    arrays: list[GraphArrays] = []
+    vectors: list[np.ndarray] = []
+    kept: list[str] = []
+    built: list[Structure] = []
+    for row, (structure, structure_id) in enumerate(zip(structures, ids, strict=True)):
+        try:
+            graph, vec = structure_to_graph(structure, config, structure_id)
+        except GraphConstructionError as exc:
+            if failures is None:
+                raise
+            failures.append((row, str(structure_id), str(exc)))
+            continue
+        arrays.append(graph)
+        if vec is not None:
+            vectors.append(vec)
+        kept.append(structure_id)
+        built.append(structure)
     features = None
     if config.site_features:
-        features = [site_features(s, config) for s in structures]
-    return PackedGraphs.from_arrays(arrays, ids=list(ids), node_features=features)  # type: ignore[arg-type]
+        features = [site_features(s, config) for s in built]
+    return PackedGraphs.from_arrays(
+        arrays,
+        ids=kept,
+        node_features=features,  # type: ignore[arg-type]
+        edge_vec=vectors if config.edge_vectors else None,
+    )
+
+
+def _build_chunk(args: tuple[Sequence[Structure], Sequence[str], GraphConfig]) -> PackedGraphs:
+    structures, ids, config = args
+    return crystal_graphs(structures, ids, config)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ class GraphConfig(BaseModel):
         site_features: Extra per-atom features to compute: ``"oxidation"`` adds the
             guessed oxidation state, the valence electrons left and a charge-balance flag
             (:mod:`materials_ai.graphs.oxidation`).
+        edge_vectors: Also store each edge's vector (centre to neighbour image, Å): the
+            directions that angular and equivariant models (``mace``) need.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,6 +38,7 @@ class GraphConfig(BaseModel):
     expansion_factor: float = Field(1.5, gt=1.0)
     max_cutoff_angstrom: float = Field(12.0, gt=0.5, le=30.0)
     site_features: tuple[Literal["oxidation"], ...] = ()
+    edge_vectors: bool = False
 
     @model_validator(mode="after")
     def _check_cutoffs(self) -> GraphConfig:
@@ -52,5 +55,8 @@ class GraphConfig(BaseModel):
 
     def fingerprint(self) -> str:
         """Return a short stable hash of the settings (used in cache keys)."""
-        payload = json.dumps(self.model_dump(), sort_keys=True).encode()
+        settings = self.model_dump()
+        if not self.edge_vectors:  # keeps the keys of caches written before the field
+            del settings["edge_vectors"]
+        payload = json.dumps(settings, sort_keys=True).encode()
         return hashlib.sha256(payload).hexdigest()[:12]

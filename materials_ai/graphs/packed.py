@@ -46,6 +46,9 @@ class PackedGraphs:
         edge_attr: Optional edge features, `E x f_e` float32 (e.g. RDKit bond features of
             a molecular graph, see :mod:`materials_ai.molecules.featurize`); handled like
             ``node_features`` by every method.
+        edge_vec: Optional edge vectors, `E x 3` float32 (Å), from the centre atom
+            (target) to the neighbour's periodic image (source); present when the graphs
+            were built with ``GraphConfig(edge_vectors=True)``.
     """
 
     z: np.ndarray
@@ -56,6 +59,7 @@ class PackedGraphs:
     ids: tuple[str, ...]
     node_features: np.ndarray | None = None
     edge_attr: np.ndarray | None = None
+    edge_vec: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -90,6 +94,7 @@ class PackedGraphs:
         ids: Sequence[str],
         node_features: Sequence[np.ndarray] | None = None,
         edge_attr: Sequence[np.ndarray] | None = None,
+        edge_vec: Sequence[np.ndarray] | None = None,
     ) -> PackedGraphs:
         """Pack ``(z, edge_index, edge_dist)`` triples (see ``structure_to_arrays``).
 
@@ -98,6 +103,7 @@ class PackedGraphs:
             ids: One id per graph.
             node_features: Optionally one `n_i x f` array per graph.
             edge_attr: Optionally one `e_i x f_e` array per graph.
+            edge_vec: Optionally one `e_i x 3` array of edge vectors per graph (Å).
         """
         if len(graphs) != len(ids):
             raise ValueError(f"{len(graphs)} graphs but {len(ids)} ids")
@@ -109,6 +115,9 @@ class PackedGraphs:
         edges = None
         if edge_attr is not None:
             edges = np.concatenate(list(edge_attr)).astype(np.float32)
+        vectors = None
+        if edge_vec is not None:
+            vectors = np.concatenate(list(edge_vec)).reshape(-1, 3).astype(np.float32)
         n_nodes = np.array([len(g[0]) for g in graphs], dtype=np.int64)
         n_edges = np.array([g[1].shape[1] for g in graphs], dtype=np.int64)
         return cls(
@@ -120,6 +129,7 @@ class PackedGraphs:
             ids=tuple(str(i) for i in ids),
             node_features=features,
             edge_attr=edges,
+            edge_vec=vectors,
         )
 
     @classmethod
@@ -134,6 +144,9 @@ class PackedGraphs:
         with_edges = [p.edge_attr is not None for p in parts]
         if any(with_edges) and not all(with_edges):
             raise ValueError("cannot concatenate pools with and without edge features")
+        with_vectors = [p.edge_vec is not None for p in parts]
+        if any(with_vectors) and not all(with_vectors):
+            raise ValueError("cannot concatenate pools with and without edge vectors")
         node_off = np.cumsum([0] + [len(p.z) for p in parts[:-1]])
         edge_off = np.cumsum([0] + [p.edge_index.shape[1] for p in parts[:-1]])
         return cls(
@@ -152,6 +165,9 @@ class PackedGraphs:
             else None,
             edge_attr=np.concatenate([p.edge_attr for p in parts])  # type: ignore[misc]
             if all(with_edges)
+            else None,
+            edge_vec=np.concatenate([p.edge_vec for p in parts])  # type: ignore[misc]
+            if all(with_vectors)
             else None,
         )
 
@@ -177,6 +193,7 @@ class PackedGraphs:
             ids=tuple(self.ids[i] for i in indices),
             node_features=None if self.node_features is None else self.node_features[node_sel],
             edge_attr=None if self.edge_attr is None else self.edge_attr[edge_sel],
+            edge_vec=None if self.edge_vec is None else self.edge_vec[edge_sel],
         )
 
     def to_batch(self, indices: Sequence[int] | np.ndarray | None = None) -> Data:
@@ -188,8 +205,8 @@ class PackedGraphs:
         Returns:
             ``Data`` with ``z`` `N` (long), ``edge_index`` `2 x E` (long, global),
             ``edge_dist`` `E` (float32, Å), ``batch`` `N` (long graph index) and
-            ``num_graphs``; plus ``node_features`` `N x f` and ``edge_attr`` `E x f_e`
-            (float32) when the pool has them.
+            ``num_graphs``; plus ``node_features`` `N x f`, ``edge_attr`` `E x f_e`
+            and ``edge_vec`` `E x 3` (float32) when the pool has them.
         """
         import torch
         from torch_geometric.data import Data
@@ -206,6 +223,8 @@ class PackedGraphs:
             extra["node_features"] = torch.from_numpy(self.node_features[node_sel])
         if self.edge_attr is not None:
             extra["edge_attr"] = torch.from_numpy(self.edge_attr[edge_sel])
+        if self.edge_vec is not None:
+            extra["edge_vec"] = torch.from_numpy(self.edge_vec[edge_sel])
         return Data(
             z=torch.from_numpy(self.z[node_sel]),
             edge_index=torch.from_numpy(np.ascontiguousarray(edge_index)),
@@ -232,6 +251,7 @@ class PackedGraphs:
                 ids=np.array(self.ids, dtype=np.str_),
                 **({} if self.node_features is None else {"node_features": self.node_features}),
                 **({} if self.edge_attr is None else {"edge_attr": self.edge_attr}),
+                **({} if self.edge_vec is None else {"edge_vec": self.edge_vec}),
             )
         os.replace(tmp, path)
 
@@ -248,4 +268,5 @@ class PackedGraphs:
                 ids=tuple(str(i) for i in data["ids"]),
                 node_features=data.get("node_features", None),
                 edge_attr=data.get("edge_attr", None),
+                edge_vec=data.get("edge_vec", None),
             )

@@ -65,8 +65,47 @@ class MolGNNConfig(BaseModel):
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
+class MACEConfig(BaseModel):
+    """An equivariant MACE network (Batatia et al. 2022) with an intensive readout.
+
+    Built by :class:`materials_ai.surrogates.mace_net.MACENet` from ``mace-torch``
+    blocks; needs graphs with edge vectors (``graph.edge_vectors: true``).
+
+    Attributes:
+        kind: Registry name of the architecture.
+        channels: Multiplicity of each irrep in the hidden atom features.
+        max_l: Highest angular order `L` of the hidden features (``0e + 1o + ...``).
+        sh_max_l: Highest order of the spherical harmonics of edge directions.
+        n_interactions: Message-passing layers.
+        correlation: Body order of the symmetric contraction (``correlation + 1``-body).
+        n_bessel: Bessel functions in the radial basis.
+        n_polynomial_cutoff: Exponent of the smooth polynomial cutoff envelope.
+        radial_mlp: Hidden widths of the MLP that maps the radial basis to weights.
+        avg_num_neighbors: Message normaliser; default: the graph's ``max_neighbors``.
+        readout_dim: Width of the per-atom readout MLP.
+        n_readout: Hidden layers of the readout MLP.
+        dropout: Dropout in the readout MLP.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["mace"] = "mace"
+    channels: int = Field(32, ge=2, le=512)
+    max_l: int = Field(1, ge=0, le=3)
+    sh_max_l: int = Field(2, ge=1, le=4)
+    n_interactions: int = Field(2, ge=1, le=6)
+    correlation: int = Field(2, ge=1, le=4)
+    n_bessel: int = Field(8, ge=2, le=64)
+    n_polynomial_cutoff: int = Field(5, ge=2, le=12)
+    radial_mlp: tuple[int, ...] = (64, 64)
+    avg_num_neighbors: float | None = Field(None, gt=0)
+    readout_dim: int = Field(64, ge=4, le=4096)
+    n_readout: int = Field(1, ge=0, le=6)
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
 #: Architectures by ``kind`` (the model registry of :func:`training.build_model`).
-ModelConfig = Annotated[CGCNNConfig | MolGNNConfig, Field(discriminator="kind")]
+ModelConfig = Annotated[CGCNNConfig | MolGNNConfig | MACEConfig, Field(discriminator="kind")]
 
 
 class TrainingConfig(BaseModel):
@@ -110,7 +149,8 @@ class EnsembleConfig(BaseModel):
         graph: Structure-to-graph settings (crystals; molecular graphs have a fixed,
             versioned feature set).
         model: Architecture of each member, chosen by its ``kind``: ``cgcnn`` (crystals,
-            the default when ``kind`` is omitted) or ``mol_gnn`` (molecules).
+            the default when ``kind`` is omitted), ``mace`` (crystals, equivariant; needs
+            ``graph.edge_vectors``) or ``mol_gnn`` (molecules).
         training: Training settings of each member.
         init_from: A saved ensemble (folder) whose members initialise this one's
             (transfer learning from another dataset or level of theory, e.g. MP-2018 PBE
@@ -137,6 +177,14 @@ class EnsembleConfig(BaseModel):
         if isinstance(model, dict) and "kind" not in model:
             data = {**data, "model": {"kind": "cgcnn", **model}}
         return data
+
+    @model_validator(mode="after")
+    def _check_graph_for_model(self) -> EnsembleConfig:
+        if self.model.kind == "mace" and not self.graph.edge_vectors:
+            raise ValueError(
+                "model kind 'mace' needs edge directions: set graph.edge_vectors: true"
+            )
+        return self
 
 
 class GPConfig(BaseModel):

@@ -176,6 +176,7 @@ def evaluate_parts(
     parts: dict[str, np.ndarray],
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Metrics per split part and target: ``{part: {target: metrics}}``."""
+    from materials_ai.surrogates.metals import gap_metrics, is_gap_target
     from materials_ai.surrogates.metrics import regression_metrics
 
     out: dict[str, dict[str, dict[str, float]]] = {}
@@ -183,10 +184,12 @@ def evaluate_parts(
         if len(idx) == 0:
             continue
         prediction = surrogate.predict_graphs(graphs.select(idx))
-        out[part] = {
-            t: regression_metrics(y[idx, j], prediction.mean[:, j], prediction.std[:, j])
-            for j, t in enumerate(surrogate.target_names)
-        }
+        out[part] = {}
+        for j, t in enumerate(surrogate.target_names):
+            args = (y[idx, j], prediction.mean[:, j], prediction.std[:, j])
+            out[part][t] = regression_metrics(*args)
+            if is_gap_target(t):  # metals: classification and non-metal figures
+                out[part][t] |= gap_metrics(*args)
     return out
 
 
@@ -284,13 +287,21 @@ def run_training(
     return summary
 
 
+_ARCHITECTURES = {
+    "cgcnn": "CGCNN-class graph",
+    "mace": "MACE (equivariant)",
+    "mol_gnn": "molecular graph",
+}
+
+
 def model_card(summary: dict[str, Any]) -> str:
     """Render a model card (Markdown) from a ``training.json`` summary."""
     cfg = summary["config"]
     lines = [
         f"# {summary['name']}",
         "",
-        f"Deep ensemble of {cfg['surrogate']['n_members']} CGCNN-class graph networks "
+        f"Deep ensemble of {cfg['surrogate']['n_members']} "
+        f"{_ARCHITECTURES.get(cfg['surrogate']['model'].get('kind', 'cgcnn'), 'graph')} networks "
         f"trained on `{cfg['dataset']}` for {', '.join(cfg['targets'])}.",
         "",
         "## Data and split",
@@ -321,6 +332,26 @@ def model_card(summary: dict[str, Any]) -> str:
                 f"{m.get('miscalibration_area', float('nan')):.3f} | "
                 f"{m.get('coverage_90', float('nan')):.3f} | "
                 f"{m.get('spearman_err_std', float('nan')):.3f} |"
+            )
+    gap_rows = [
+        (part, target, m)
+        for part, per_target in summary["metrics"].items()
+        for target, m in per_target.items()
+        if "metal_auc" in m
+    ]
+    if gap_rows:
+        lines += [
+            "",
+            "Metals (P(gap <= 0.1 eV) from the recalibrated ensemble; see "
+            "`materials_ai.surrogates.metals`):",
+            "",
+            "| part | target | metal share | ROC AUC | accuracy | MAE non-metals | MAE clipped |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for part, target, m in gap_rows:
+            lines.append(
+                f"| {part} | {target} | {m['metal_fraction']:.3f} | {m['metal_auc']:.3f} | "
+                f"{m['metal_accuracy']:.3f} | {m['mae_nonmetal']:.4g} | {m['mae_clipped']:.4g} |"
             )
     lines += [
         "",

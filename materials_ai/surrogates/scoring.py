@@ -48,8 +48,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from materials_ai.errors import DataError, GraphConstructionError, SurrogateError
-from materials_ai.graphs.builder import structure_to_arrays
+from materials_ai.errors import DataError, SurrogateError
+from materials_ai.graphs.builder import crystal_graphs
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import apply_std_scales
@@ -575,27 +575,24 @@ def _score_stream_partition(
     start = time.perf_counter()
     _limit_torch_threads()
     compact = read_partition(path)
-    config = weights.graph_config
-    arrays = []
-    ok_rows = []
-    failed: list[tuple[str, str]] = []
     o = compact.offsets
     from materials_ai.data.loaders import _Builder
 
     builder = _Builder()
-    for i in range(len(compact)):
-        structure = builder(
+    structures = [
+        builder(
             compact.lattices[i], compact.numbers[o[i] : o[i + 1]], compact.frac[o[i] : o[i + 1]]
         )
-        try:
-            arrays.append(structure_to_arrays(structure, config, str(compact.ids[i])))
-        except GraphConstructionError as exc:
-            failed.append((str(compact.ids[i]), str(exc)))
-            continue
-        ok_rows.append(i)
-    rows = np.asarray(ok_rows, dtype=np.int64)
-    graphs = PackedGraphs.from_arrays(arrays, [str(compact.ids[i]) for i in rows])
-    del arrays
+        for i in range(len(compact))
+    ]
+    failures: list[tuple[int, str, str]] = []
+    graphs = crystal_graphs(
+        structures, [str(i) for i in compact.ids], weights.graph_config, failures=failures
+    )
+    del structures
+    failed = [(structure_id, reason) for _, structure_id, reason in failures]
+    bad = {row for row, _, _ in failures}
+    rows = np.array([i for i in range(len(compact)) if i not in bad], dtype=np.int64)
     samples = weights.predict_samples(graphs, _batches(np.arange(len(graphs)), batch_size))
     prediction = weights.prediction(samples)
     scores = np.asarray(score_fn(prediction), dtype=np.float64)

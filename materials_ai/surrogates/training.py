@@ -75,12 +75,28 @@ def _build_mol_gnn(
     return MolGNN(model_config, n_targets=n_targets)  # type: ignore[arg-type]
 
 
+def _build_mace(model_config: ModelConfig, graph_config: GraphConfig, n_targets: int) -> nn.Module:
+    from materials_ai.surrogates.mace_net import MACENet
+
+    config = model_config
+    assert config.kind == "mace"
+    if graph_config.site_features:
+        raise SurrogateError("model kind 'mace' does not use site features; remove them")
+    return MACENet(
+        config,
+        n_targets=n_targets,
+        cutoff_angstrom=graph_config.cutoff_angstrom,
+        avg_num_neighbors=config.avg_num_neighbors or float(graph_config.max_neighbors),
+    )
+
+
 #: Model registry: ``model.kind`` -> builder ``(model_config, graph_config, n_targets)``.
 #: Every network returns standardised `g x t` outputs from a ``Data`` batch and carries
 #: ``y_mean`` / ``y_std`` buffers.
 MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
     "cgcnn": _build_cgcnn,
     "mol_gnn": _build_mol_gnn,
+    "mace": _build_mace,
 }
 
 

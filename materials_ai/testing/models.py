@@ -17,7 +17,13 @@ import numpy as np
 
 from materials_ai.data.records import MaterialRecord, MaterialsDataset, TargetSpec
 from materials_ai.graphs.config import GraphConfig
-from materials_ai.surrogates.config import CGCNNConfig, EnsembleConfig, TrainingConfig
+from materials_ai.surrogates.config import (
+    CGCNNConfig,
+    EnsembleConfig,
+    MACEConfig,
+    ModelConfig,
+    TrainingConfig,
+)
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -25,6 +31,8 @@ if TYPE_CHECKING:
 __all__ = [
     "TINY_CGCNN",
     "TINY_GRAPH",
+    "TINY_MACE",
+    "TINY_MACE_GRAPH",
     "binary_zincblende_cells",
     "labelled_dataset",
     "mean_atomic_numbers",
@@ -39,6 +47,20 @@ TINY_CGCNN = CGCNNConfig(embedding_dim=8, n_conv=1, n_gaussians=8, hidden_dim=8)
 #: Short-range graphs: few edges per atom keep training cheap.
 TINY_GRAPH = GraphConfig(cutoff_angstrom=5.0, max_neighbors=8)
 
+#: A small MACE: 4 channels of scalars and vectors, two interactions, 3-body features.
+TINY_MACE = MACEConfig(
+    channels=4,
+    max_l=1,
+    sh_max_l=2,
+    n_interactions=2,
+    correlation=2,
+    radial_mlp=(8,),
+    readout_dim=8,
+)
+
+#: TINY_GRAPH with the edge vectors MACE needs.
+TINY_MACE_GRAPH = GraphConfig(cutoff_angstrom=5.0, max_neighbors=8, edge_vectors=True)
+
 
 def tiny_ensemble_config(
     n_members: int = 2,
@@ -47,7 +69,7 @@ def tiny_ensemble_config(
     max_epochs: int = 5,
     batch_size: int = 4,
     graph: GraphConfig = TINY_GRAPH,
-    model: CGCNNConfig = TINY_CGCNN,
+    model: ModelConfig = TINY_CGCNN,
     **training: Any,
 ) -> EnsembleConfig:
     """Return an ensemble of tiny CGCNNs; extra keywords go to :class:`TrainingConfig`."""

@@ -273,3 +273,91 @@ def test_config_fingerprint_is_stable_and_setting_sensitive() -> None:
     assert len(GraphConfig().fingerprint()) == 12
     assert GraphConfig(cutoff_angstrom=5.0).fingerprint() != GraphConfig().fingerprint()
     assert GraphConfig(max_neighbors=8).fingerprint() != GraphConfig().fingerprint()
+
+
+def test_fingerprint_without_edge_vectors_is_the_one_caches_were_keyed_by() -> None:
+    # Written before ``edge_vectors`` existed: existing graph caches stay valid.
+    assert GraphConfig().fingerprint() == "6d83fa42ae2f"
+    assert GraphConfig(edge_vectors=True).fingerprint() != GraphConfig().fingerprint()
+
+
+# -- edge vectors ----------------------------------------------------------------------
+
+
+def test_edge_vectors_point_from_centre_to_neighbour_image() -> None:
+    from materials_ai.graphs.builder import structure_to_graph
+
+    structure = srtio3_cubic()
+    (z, edge_index, dist), vectors = structure_to_graph(
+        structure, GraphConfig(edge_vectors=True, max_neighbors=12)
+    )
+    assert vectors is not None and vectors.shape == (edge_index.shape[1], 3)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), dist, rtol=1e-5)
+    # Ti (site 1, body centre) has its six O at ±a/2 along each axis.
+    ti_edges = edge_index[1] == 1
+    oxygen = z[edge_index[0]] == 8
+    sel = vectors[ti_edges & oxygen]
+    assert len(sel) == 6
+    expected = 3.905 / 2 * np.vstack([np.eye(3), -np.eye(3)])
+
+    def _sorted(v: np.ndarray) -> np.ndarray:
+        v = np.round(v, 2) + 0.0  # no -0.0
+        return v[np.lexsort(v.T[::-1])]
+
+    np.testing.assert_allclose(_sorted(sel), _sorted(expected), atol=0.011)
+    # centre + vector lands on a periodic image of the neighbour
+    frac = structure.lattice.get_fractional_coords(structure.cart_coords[edge_index[1]] + vectors)
+    delta = frac - structure.frac_coords[edge_index[0]]
+    np.testing.assert_allclose(delta, np.round(delta), atol=1e-5)
+
+
+def test_edge_vectors_rotate_with_the_structure_and_keep_the_arrays() -> None:
+    from pymatgen.core.operations import SymmOp
+
+    from materials_ai.graphs.builder import structure_to_graph
+
+    # Two complete shells (4 + 12 neighbours): no truncation tie to break.
+    config = GraphConfig(edge_vectors=True, cutoff_angstrom=4.3, max_neighbors=32)
+    structure = gaas_zincblende()
+    rotation = SymmOp.from_axis_angle_and_translation([1, 2, 3], 37.0)
+    rotated = structure.copy()
+    rotated.apply_operation(rotation)
+    (z0, e0, _d0), v0 = structure_to_graph(structure, config)
+    (z1, e1, _d1), v1 = structure_to_graph(rotated, config)
+    assert v0 is not None and v1 is not None
+    assert e0.shape == e1.shape == (2, 2 * 16)
+    np.testing.assert_array_equal(z0, z1)
+    expected = v0 @ rotation.rotation_matrix.T
+    for k in range(e1.shape[1]):  # every rotated edge is a rotated original edge
+        same_pair = (e0[0] == e1[0, k]) & (e0[1] == e1[1, k])
+        gap = np.linalg.norm(expected[same_pair] - v1[k], axis=1).min()
+        assert gap < 1e-4
+
+
+def test_build_graphs_carries_edge_vectors_only_when_asked() -> None:
+    structures = tiny_structures(3)
+    ids = ["a", "b", "c"]
+    plain = build_graphs(structures, ids, GraphConfig())
+    with_vectors = build_graphs(structures, ids, GraphConfig(edge_vectors=True))
+    assert plain.edge_vec is None
+    assert with_vectors.edge_vec is not None
+    assert with_vectors.edge_vec.shape == (with_vectors.edge_index.shape[1], 3)
+    np.testing.assert_array_equal(plain.edge_index, with_vectors.edge_index)
+    np.testing.assert_allclose(
+        np.linalg.norm(with_vectors.edge_vec, axis=1), with_vectors.edge_dist, rtol=1e-5
+    )
+
+
+def test_crystal_graphs_can_skip_and_report_failures() -> None:
+    from materials_ai.graphs.builder import crystal_graphs
+
+    structures = [si_diamond(), _lonely_atom(), gaas_zincblende()]
+    config = GraphConfig(isolated_atom_policy="error")
+    failures: list[tuple[int, str, str]] = []
+    graphs = crystal_graphs(structures, ["si", "lonely", "gaas"], config, failures=failures)
+    assert graphs.ids == ("si", "gaas")
+    assert [(row, sid) for row, sid, _ in failures] == [(1, "lonely")]
+    assert "lonely" in failures[0][2]
+    with pytest.raises(GraphConstructionError, match="lonely"):
+        crystal_graphs(structures, ["si", "lonely", "gaas"], config)

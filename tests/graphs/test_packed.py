@@ -154,3 +154,26 @@ def test_built_pool_round_trips(tmp_path: Path) -> None:
     graphs = build_graphs(tiny_structures(4), ["mp-1", "mp-2", "odd id with spaces", "é"])
     graphs.save(tmp_path / "g.npz")
     _assert_same(PackedGraphs.load(tmp_path / "g.npz"), graphs)
+
+
+def test_edge_vectors_follow_select_concat_batch_and_round_trip(tmp_path: Path) -> None:
+    config = GraphConfig(cutoff_angstrom=5.0, max_neighbors=6, edge_vectors=True)
+    graphs = build_graphs(tiny_structures(5), [f"g{i}" for i in range(5)], config)
+    assert graphs.edge_vec is not None
+    order = np.array([3, 0, 4])
+    part = graphs.select(order)
+    assert part.edge_vec is not None
+    for j, i in enumerate(order):
+        a, b = graphs.edge_ptr[i], graphs.edge_ptr[i + 1]
+        c, d = part.edge_ptr[j], part.edge_ptr[j + 1]
+        np.testing.assert_array_equal(part.edge_vec[c:d], graphs.edge_vec[a:b])
+    whole = PackedGraphs.concat([graphs.select([0, 1]), graphs.select([2, 3, 4])])
+    np.testing.assert_array_equal(whole.edge_vec, graphs.edge_vec)  # type: ignore[arg-type]
+    batch = graphs.to_batch(order)
+    np.testing.assert_array_equal(batch.edge_vec.numpy(), part.edge_vec)
+    graphs.save(tmp_path / "v.npz")
+    loaded = PackedGraphs.load(tmp_path / "v.npz")
+    np.testing.assert_array_equal(loaded.edge_vec, graphs.edge_vec)  # type: ignore[arg-type]
+    plain = build_graphs(tiny_structures(2), ["x", "y"], GraphConfig(cutoff_angstrom=5.0))
+    with pytest.raises(ValueError, match="edge vectors"):
+        PackedGraphs.concat([graphs, plain])
