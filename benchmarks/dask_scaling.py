@@ -500,7 +500,7 @@ def main() -> None:
     stream.add_argument("--n", type=int, default=100_000)
     stream.add_argument("--workers", type=int, default=2)
     stream.add_argument("--k", type=int, default=200)
-    stream.add_argument("--batch-size", type=int, default=256)
+    stream.add_argument("--batch-size", type=int, default=64)
     stream.add_argument("--resume", action="store_true", help="keep finished partitions")
     stream.add_argument(
         "--compute",

@@ -373,6 +373,34 @@ def _print_metrics(metrics: dict) -> None:  # type: ignore[type-arg]
                 f"{m.get('spearman_err_std', float('nan')):.3f}",
             )
     console.print(table)
+    gaps = [
+        (part, target, m)
+        for part, per_target in metrics.items()
+        for target, m in per_target.items()
+        if "metal_auc" in m
+    ]
+    if gaps:
+        metals = Table(
+            "part",
+            "target",
+            "metal share",
+            "P(metal) ROC AUC",
+            "accuracy",
+            "MAE non-metals",
+            "MAE clipped at 0",
+            title="Metals: P(gap <= 0.1 eV) from the ensemble",
+        )
+        for part, target, m in gaps:
+            metals.add_row(
+                part,
+                target,
+                f"{m['metal_fraction']:.3f}",
+                f"{m['metal_auc']:.3f}",
+                f"{m['metal_accuracy']:.3f}",
+                f"{m['mae_nonmetal']:.4g}",
+                f"{m['mae_clipped']:.4g}",
+            )
+        console.print(metals)
 
 
 @app.command("evaluate")

@@ -108,6 +108,9 @@ class MACEConfig(BaseModel):
 ModelConfig = Annotated[CGCNNConfig | MolGNNConfig | MACEConfig, Field(discriminator="kind")]
 
 
+LossKind = Literal["mse", "l1", "huber"]
+
+
 class TrainingConfig(BaseModel):
     """Mini-batch training with early stopping on a validation split.
 
@@ -116,7 +119,11 @@ class TrainingConfig(BaseModel):
         batch_size: Graphs per mini-batch.
         learning_rate: Initial AdamW learning rate.
         weight_decay: AdamW weight decay.
-        loss: ``mse``, ``l1`` or ``huber`` on standardised targets.
+        loss: ``mse``, ``l1`` or ``huber`` on standardised targets; or a list with one
+            of them per target, in target order (e.g. ``[l1, mse]``: L1 for a formation
+            energy, squared error for a band gap whose labels are mostly 0 eV metals,
+            where L1 drives the prediction to the majority label, see
+            ``materials_ai.surrogates.metals``).
         val_fraction: Share of the data held out for early stopping (per member).
         min_val_size: Below ``min_val_size / val_fraction`` examples, no split is made
             and the member trains for ``max_epochs``.
@@ -131,7 +138,7 @@ class TrainingConfig(BaseModel):
     batch_size: int = Field(64, ge=2)
     learning_rate: float = Field(2e-3, gt=0)
     weight_decay: float = Field(1e-5, ge=0)
-    loss: Literal["mse", "l1", "huber"] = "mse"
+    loss: LossKind | tuple[LossKind, ...] = "mse"
     val_fraction: float = Field(0.15, ge=0.0, lt=0.9)
     min_val_size: int = Field(8, ge=1)
     patience: int = Field(40, ge=1)

@@ -23,6 +23,7 @@ from materials_ai.surrogates.calibration import apply_std_scales, fit_std_scales
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
+    INFERENCE_BATCH_SIZE,
     MemberReport,
     StateDict,
     build_model,
@@ -109,6 +110,12 @@ class GraphEnsembleSurrogate:
     ) -> None:
         if not target_names:
             raise SurrogateError("a surrogate needs at least one target")
+        loss = config.training.loss
+        if not isinstance(loss, str) and len(loss) != len(target_names):
+            raise SurrogateError(
+                f"training.loss lists {len(loss)} losses for {len(target_names)} targets "
+                f"({', '.join(target_names)}): give one per target, in that order"
+            )
         self.config = config
         self.target_names = tuple(target_names)
         self.target_units = tuple(target_units) if target_units else ("",) * len(target_names)
@@ -257,7 +264,7 @@ class GraphEnsembleSurrogate:
     def predict_graphs(
         self,
         graphs: PackedGraphs,
-        batch_size: int = 256,
+        batch_size: int = INFERENCE_BATCH_SIZE,
         *,
         executor: Executor | None = None,
         partition_size: int | None = None,

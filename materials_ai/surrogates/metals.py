@@ -9,6 +9,11 @@ decision off its predictive distribution, without a second model:
   share of ensemble members below the threshold, smoothed with the Gaussian
   ``Phi((threshold - mean) / std)`` (the two agree for large ensembles; the Gaussian
   keeps the probability informative for 3-5 members);
+* where metals dominate the labels, the gap is trained with a squared error
+  (``training.loss: [l1, mse]``, one loss per target): the L1 loss is minimised by the
+  conditional *median*, which is 0 eV wherever most neighbours are metals, so an L1 gap
+  network collapses to 0 eV (measured on Castelli, 96 % metals: R² -0.03, ROC AUC 0.5),
+  while the squared error's conditional *mean* stays positive where gaps are likely;
 * the reported gap is clipped at 0 eV (a negative gap is a metal);
 * accuracy is reported separately for metals (classification: ROC AUC, accuracy at
   ``P = 0.5``) and non-metals (MAE on the gap), next to the plain MAE.

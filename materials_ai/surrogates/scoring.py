@@ -55,7 +55,12 @@ from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import apply_std_scales
 from materials_ai.surrogates.config import CGCNNConfig
 from materials_ai.surrogates.prediction import Prediction
-from materials_ai.surrogates.training import StateDict, _batches, build_model
+from materials_ai.surrogates.training import (
+    INFERENCE_BATCH_SIZE,
+    StateDict,
+    _batches,
+    build_model,
+)
 
 if TYPE_CHECKING:
     from materials_ai.acquisition.objective import DesirabilityObjective
@@ -153,10 +158,11 @@ class EnsembleWeights:
         Args:
             graphs: `n` graphs.
             batches: Index arrays of the mini-batches, covering ``range(n)`` in order;
-                default: batches of 256 split as the serial path splits them.
+                default: batches of :data:`INFERENCE_BATCH_SIZE` split as the serial path
+                splits them.
         """
         if batches is None:
-            batches = _batches(np.arange(len(graphs)), 256)
+            batches = _batches(np.arange(len(graphs)), INFERENCE_BATCH_SIZE)
         models = self.models()
         samples = np.empty((len(models), len(graphs), len(self.target_names)), np.float64)
         if len(graphs) == 0:
@@ -227,12 +233,14 @@ def _n_workers(executor: Executor | None) -> int:
         return 1
 
 
-def default_partition_size(n: int, executor: Executor | None, batch_size: int = 256) -> int:
-    """About four partitions per worker thread (for load balance), within bounds.
+def default_partition_size(
+    n: int, executor: Executor | None, batch_size: int = INFERENCE_BATCH_SIZE
+) -> int:
+    """About eight partitions per worker thread (for load balance), within bounds.
 
     At least one mini-batch and at most :data:`MAX_PARTITION_SIZE` graphs per partition.
     """
-    parts = 4 * _n_workers(executor)
+    parts = 8 * _n_workers(executor)
     size = math.ceil(n / parts) if n else 1
     return int(min(max(size, batch_size), MAX_PARTITION_SIZE))
 
@@ -253,7 +261,7 @@ def score_pool(
     *,
     executor: Executor | None = None,
     partition_size: int | None = None,
-    batch_size: int = 256,
+    batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> Prediction:
     """Score a pool in partitions on an executor; same result as ``predict_graphs``.
 
@@ -755,7 +763,7 @@ def stream_score(
     score: Callable[[Prediction], np.ndarray],
     executor: Executor | None = None,
     k: int = 100,
-    batch_size: int = 256,
+    batch_size: int = INFERENCE_BATCH_SIZE,
     retries: int = 1,
     checkpoint_dir: str | Path | None = None,
     on_partition: Callable[[PartitionSummary], None] | None = None,

@@ -6,7 +6,7 @@ import copy
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -123,11 +123,7 @@ def split_indices(n: int, config: TrainingConfig, seed: int) -> tuple[np.ndarray
     return perm[n_val:], perm[:n_val]
 
 
-def _masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
-    mask = torch.isfinite(target)
-    if not bool(mask.any()):
-        return pred.sum() * 0.0
-    diff = pred[mask] - target[mask]
+def _loss_of(diff: torch.Tensor, kind: str) -> torch.Tensor:
     if kind == "mse":
         return (diff**2).mean()
     if kind == "l1":
@@ -135,14 +131,47 @@ def _masked_loss(pred: torch.Tensor, target: torch.Tensor, kind: str) -> torch.T
     return nn.functional.huber_loss(diff, torch.zeros_like(diff), delta=1.0)
 
 
+def _masked_loss(
+    pred: torch.Tensor, target: torch.Tensor, kind: str | Sequence[str]
+) -> torch.Tensor:
+    """Loss over the finite labels; one kind for all targets or one kind per target.
+
+    With one kind per target, each target's loss is averaged over its own labels and the
+    targets with any label are averaged with equal weight.
+    """
+    mask = torch.isfinite(target)
+    if not bool(mask.any()):
+        return pred.sum() * 0.0
+    if isinstance(kind, str):
+        return _loss_of(pred[mask] - target[mask], kind)
+    if len(kind) != target.shape[1]:
+        raise SurrogateError(f"{len(kind)} losses given for {target.shape[1]} targets")
+    losses = [
+        _loss_of(pred[mask[:, j], j] - target[mask[:, j], j], k)
+        for j, k in enumerate(kind)
+        if bool(mask[:, j].any())
+    ]
+    return torch.stack(losses).mean()
+
+
 def _batches(indices: np.ndarray, batch_size: int) -> list[np.ndarray]:
     n_batches = max(1, int(np.ceil(len(indices) / batch_size)))
     return [b for b in np.array_split(indices, n_batches) if len(b)]
 
 
+#: Graphs per mini-batch at inference. Small batches keep the per-edge tensors in the
+#: core's L2 cache: on this project's 2-core VM a CGCNN member scored ≤ 20-atom MP cells
+#: at ~1,300-1,500 graphs/s in batches of 64-128 and ~560-950 in batches of 256
+#: (1,024: ~420). See docs/benchmarks.md, "Scoring throughput".
+INFERENCE_BATCH_SIZE = 64
+
+
 @torch.no_grad()
 def predict_standardised(
-    model: CGCNN, graphs: PackedGraphs, indices: np.ndarray, batch_size: int = 256
+    model: CGCNN,
+    graphs: PackedGraphs,
+    indices: np.ndarray,
+    batch_size: int = INFERENCE_BATCH_SIZE,
 ) -> torch.Tensor:
     """Predict graphs ``indices`` in standardised units, `n x t`."""
     model.eval()

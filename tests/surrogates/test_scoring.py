@@ -106,7 +106,7 @@ def test_partitions_are_runs_of_the_serial_batches(n: int, batch: int, size: int
 
 def test_default_partition_size_bounds() -> None:
     serial = SerialExecutor(progress=False)
-    assert default_partition_size(18_928, serial) == 4732  # four partitions on one worker
+    assert default_partition_size(18_928, serial) == 2366  # eight partitions on one worker
     assert default_partition_size(100, serial, batch_size=256) == 256
     assert default_partition_size(10**7, serial) == 8192
 

@@ -202,3 +202,27 @@ def test_init_state_warm_starts_with_warm_start_epochs(
     assert warm_report.epochs == 2
     # Starting from trained weights, the first epoch is far better than a fresh start.
     assert warm_report.history["train_loss"][0] < 0.5 * cold_report.history["train_loss"][0]
+
+
+def test_per_target_losses_weigh_each_target_on_its_own_labels() -> None:
+    import torch
+
+    from materials_ai.surrogates.training import _masked_loss
+
+    pred = torch.tensor([[1.0, 0.0], [0.0, 0.0], [0.0, 3.0]])
+    target = torch.tensor([[0.0, float("nan")], [0.0, 0.0], [float("nan"), 1.0]])
+    # column 0: errors 1, 0 -> L1 0.5; column 1: errors 0, 2 -> MSE 2.0
+    assert float(_masked_loss(pred, target, ("l1", "mse"))) == pytest.approx((0.5 + 2.0) / 2)
+    assert float(_masked_loss(pred, target, "l1")) == pytest.approx((1 + 0 + 0 + 2) / 4)
+    with pytest.raises(SurrogateError, match="2 targets"):
+        _masked_loss(pred, target, ("l1",))
+
+
+def test_an_ensemble_refuses_a_loss_list_of_the_wrong_length() -> None:
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+    from materials_ai.testing.models import tiny_ensemble_config
+
+    config = tiny_ensemble_config(loss=("l1", "mse"))
+    with pytest.raises(SurrogateError, match="one per target"):
+        GraphEnsembleSurrogate(config, ["band_gap"])
+    GraphEnsembleSurrogate(config, ["formation_energy", "band_gap"])  # accepted
