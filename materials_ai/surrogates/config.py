@@ -130,6 +130,8 @@ class TrainingConfig(BaseModel):
         patience: Epochs without validation improvement before stopping.
         lr_patience: Epochs without improvement before the learning rate is halved.
         warm_start_epochs: ``max_epochs`` used when continuing from earlier weights.
+        device: Where members train: ``cpu``, ``cuda`` or ``auto`` (CUDA when torch
+            sees a GPU). Weights are stored and saved on the CPU either way.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -144,6 +146,7 @@ class TrainingConfig(BaseModel):
     patience: int = Field(40, ge=1)
     lr_patience: int = Field(15, ge=1)
     warm_start_epochs: int = Field(100, ge=1)
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
 
 
 class EnsembleConfig(BaseModel):

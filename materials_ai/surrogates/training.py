@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import time
@@ -175,8 +174,27 @@ def predict_standardised(
 ) -> torch.Tensor:
     """Predict graphs ``indices`` in standardised units, `n x t`."""
     model.eval()
-    outs = [model(graphs.to_batch(b)) for b in _batches(indices, batch_size)]
+    device = model.y_mean.device
+    outs = [model(graphs.to_batch(b).to(device)).cpu() for b in _batches(indices, batch_size)]
     return torch.cat(outs) if outs else torch.zeros(0, model.y_mean.numel())
+
+
+def resolve_device(name: str) -> torch.device:
+    """``cpu``, ``cuda`` or ``auto`` (CUDA when available) as a torch device.
+
+    Raises:
+        SurrogateError: If ``cuda`` is asked for and torch sees no CUDA device.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SurrogateError("training.device is 'cuda' but torch sees no CUDA device")
+    return torch.device(name)
+
+
+def _cpu_state(model: nn.Module) -> StateDict:
+    """A copy of the model's weights on the CPU (what members store and save)."""
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
 
 def train_member(
@@ -257,7 +275,10 @@ def train_member(
     y_std = np.where(np.isfinite(y_std) & (y_std > 1e-8), y_std, 1.0)
     model.y_mean.copy_(torch.as_tensor(y_mean, dtype=torch.float32))
     model.y_std.copy_(torch.as_tensor(y_std, dtype=torch.float32))
-    y_std_t = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
+    y_std_cpu = torch.as_tensor((y - y_mean) / y_std, dtype=torch.float32)
+    device = resolve_device(training.device)
+    model.to(device)
+    y_std_t = y_std_cpu.to(device)
 
     max_epochs = training.warm_start_epochs if init_state is not None else training.max_epochs
     optimizer = torch.optim.AdamW(
@@ -267,7 +288,7 @@ def train_member(
         optimizer, factor=0.5, patience=training.lr_patience
     )
     generator = np.random.default_rng(seed + 1_000_003)
-    best_state: StateDict = copy.deepcopy(model.state_dict())
+    best_state: StateDict = _cpu_state(model)
     best_val = float("inf")
     best_epoch = 0
     history: dict[str, list[float]] = {"train_loss": [], "val_loss": []}
@@ -298,7 +319,7 @@ def train_member(
             if len(batch_idx) < 2:
                 continue
             optimizer.zero_grad(set_to_none=True)
-            pred = model(graphs.to_batch(batch_idx))
+            pred = model(graphs.to_batch(batch_idx).to(device))
             loss = _masked_loss(pred, y_std_t[batch_idx], training.loss)
             loss.backward()
             optimizer.step()
@@ -307,7 +328,7 @@ def train_member(
         train_loss = total / max(count, 1)
         if len(val_idx):
             pred_val = predict_standardised(model, graphs, val_idx)
-            val_loss = float(_masked_loss(pred_val, y_std_t[val_idx], "l1"))
+            val_loss = float(_masked_loss(pred_val, y_std_cpu[val_idx], "l1"))
         else:
             val_loss = train_loss
         history["train_loss"].append(train_loss)
@@ -326,14 +347,14 @@ def train_member(
             on_epoch(epoch, train_loss, val_loss)
         if val_loss < best_val - 1e-6:
             best_val, best_epoch = val_loss, epoch
-            best_state = copy.deepcopy(model.state_dict())
+            best_state = _cpu_state(model)
         elif len(val_idx) and epoch - best_epoch >= training.patience:
             stopped = True
         if checkpoint_path is not None:
             _save_checkpoint(
                 Path(checkpoint_path),
                 {
-                    "model": model.state_dict(),
+                    "model": _cpu_state(model),
                     "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(),
                     "numpy_rng": generator.bit_generator.state,
@@ -348,7 +369,7 @@ def train_member(
         if stopped:
             break
     if not len(val_idx):
-        best_state, best_epoch = copy.deepcopy(model.state_dict()), epoch
+        best_state, best_epoch = _cpu_state(model), epoch
 
     val_mae: dict[str, float] = {}
     if len(val_idx):

@@ -226,3 +226,16 @@ def test_an_ensemble_refuses_a_loss_list_of_the_wrong_length() -> None:
     with pytest.raises(SurrogateError, match="one per target"):
         GraphEnsembleSurrogate(config, ["band_gap"])
     GraphEnsembleSurrogate(config, ["formation_energy", "band_gap"])  # accepted
+
+
+def test_device_auto_falls_back_to_the_cpu_and_cuda_without_a_gpu_is_refused() -> None:
+    import torch
+
+    from materials_ai.surrogates.training import resolve_device
+
+    assert resolve_device("cpu") == torch.device("cpu")
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto").type == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(SurrogateError, match="no CUDA device"):
+            resolve_device("cuda")
