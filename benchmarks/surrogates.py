@@ -85,7 +85,9 @@ def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
     from materials_ai.surrogates.jobs import run_training
 
     folds = []
-    config = PROJECT_ROOT / "configs" / "surrogate" / f"castelli_{args.model}.yaml"
+    config = (
+        PROJECT_ROOT / "configs" / "surrogate" / f"{args.config or 'castelli_' + args.model}.yaml"
+    )
     for fold in range(args.folds):
         job = _job(config, args, fold)
         summary = run_training(job, RUNS / job.name, progress=False)
@@ -228,8 +230,8 @@ def main() -> None:
     parser.add_argument(
         "--config",
         default=None,
-        help="mp: configs/surrogate/<CONFIG>.yaml (default mp2018_cgcnn; the shipped "
-        "model: mp2018_cgcnn_small)",
+        help="configs/surrogate/<CONFIG>.yaml (mp: default mp2018_cgcnn, the shipped model "
+        "is mp2018_cgcnn_small; castelli: default castelli_<model>)",
     )
     parser.add_argument("--members", type=int, default=5)
     parser.add_argument("--max-epochs", type=int, default=60)
@@ -255,7 +257,7 @@ def main() -> None:
     result["wall_seconds"] = time.perf_counter() - started
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = ("_oxidation" if args.oxidation else "") + (
-        f"_{args.model}" if args.task == "castelli" else ""
+        f"_{args.config or args.model}" if args.task == "castelli" else ""
     )
     if args.task == "throughput" and args.workers:
         suffix += f"_{args.workers}workers"

@@ -57,6 +57,7 @@ class MACENet(nn.Module):
 
     y_mean: torch.Tensor
     y_std: torch.Tensor
+    element_features: torch.Tensor
 
     def __init__(
         self,

@@ -53,7 +53,7 @@ from materials_ai.graphs.builder import crystal_graphs
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import apply_std_scales
-from materials_ai.surrogates.config import CGCNNConfig
+from materials_ai.surrogates.config import ModelConfig
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
@@ -112,7 +112,7 @@ class EnsembleWeights:
         std_scales: Target -> recalibration factor of the spread (empty: none).
     """
 
-    model_config: CGCNNConfig
+    model_config: ModelConfig
     graph_config: GraphConfig
     target_names: tuple[str, ...]
     states: list[StateDict]
