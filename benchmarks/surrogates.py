@@ -257,7 +257,9 @@ def main() -> None:
     result["wall_seconds"] = time.perf_counter() - started
     RESULTS.mkdir(parents=True, exist_ok=True)
     suffix = ("_oxidation" if args.oxidation else "") + (
-        f"_{args.config or args.model}" if args.task == "castelli" else ""
+        f"_{(args.config or args.model).removeprefix('castelli_')}"
+        if args.task == "castelli"
+        else ""
     )
     if args.task == "throughput" and args.workers:
         suffix += f"_{args.workers}workers"
