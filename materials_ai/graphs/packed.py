@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -241,18 +241,18 @@ class PackedGraphs:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + f".tmp{os.getpid()}")
         with open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                z=self.z,
-                edge_index=self.edge_index,
-                edge_dist=self.edge_dist,
-                node_ptr=self.node_ptr,
-                edge_ptr=self.edge_ptr,
-                ids=np.array(self.ids, dtype=np.str_),
-                **({} if self.node_features is None else {"node_features": self.node_features}),
-                **({} if self.edge_attr is None else {"edge_attr": self.edge_attr}),
-                **({} if self.edge_vec is None else {"edge_vec": self.edge_vec}),
-            )
+            arrays: dict[str, Any] = {
+                "z": self.z,
+                "edge_index": self.edge_index,
+                "edge_dist": self.edge_dist,
+                "node_ptr": self.node_ptr,
+                "edge_ptr": self.edge_ptr,
+                "ids": np.array(self.ids, dtype=np.str_),
+            }
+            for name in ("node_features", "edge_attr", "edge_vec"):
+                if getattr(self, name) is not None:
+                    arrays[name] = getattr(self, name)
+            np.savez(fh, **arrays)
         os.replace(tmp, path)
 
     @classmethod
