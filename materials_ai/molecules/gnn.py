@@ -16,6 +16,7 @@ from materials_ai.graphs.features import MAX_Z
 from materials_ai.molecules.featurize import N_ATOM_FEATURES, N_BOND_FEATURES
 from materials_ai.surrogates.cgcnn import GatedConv
 from materials_ai.surrogates.config import MolGNNConfig
+from materials_ai.surrogates.heads import readout_mlp
 
 
 class _GINELayer(nn.Module):
@@ -64,14 +65,7 @@ class MolGNN(nn.Module):
             layers.append(_GINELayer(dim) if config.conv == "gine" else GatedConv(dim, dim))
         self.layers = nn.ModuleList(layers)
         width = dim * (2 if config.readout == "mean_sum" else 1)
-        head: list[nn.Module] = []
-        for _ in range(config.n_mlp):
-            head += [nn.Linear(width, config.mlp_dim), nn.SiLU()]
-            if config.dropout > 0:
-                head.append(nn.Dropout(config.dropout))
-            width = config.mlp_dim
-        head.append(nn.Linear(width, n_targets))
-        self.readout = nn.Sequential(*head)
+        self.readout = readout_mlp(width, config.mlp_dim, config.n_mlp, config.dropout, n_targets)
         self.register_buffer("y_mean", torch.zeros(n_targets))
         self.register_buffer("y_std", torch.ones(n_targets))
 

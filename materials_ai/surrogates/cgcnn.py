@@ -10,6 +10,7 @@ from torch_geometric.utils import scatter
 
 from materials_ai.graphs.features import MAX_Z, element_feature_table
 from materials_ai.surrogates.config import CGCNNConfig
+from materials_ai.surrogates.heads import readout_mlp
 
 
 class GaussianDistanceExpansion(nn.Module):
@@ -113,15 +114,9 @@ class CGCNN(nn.Module):
         self.convs = nn.ModuleList(
             [GatedConv(dim, config.n_gaussians) for _ in range(config.n_conv)]
         )
-        layers: list[nn.Module] = []
-        width = dim
-        for _ in range(config.n_hidden):
-            layers += [nn.Linear(width, config.hidden_dim), nn.SiLU()]
-            if config.dropout > 0:
-                layers.append(nn.Dropout(config.dropout))
-            width = config.hidden_dim
-        layers.append(nn.Linear(width, n_targets))
-        self.readout = nn.Sequential(*layers)
+        self.readout = readout_mlp(
+            dim, config.hidden_dim, config.n_hidden, config.dropout, n_targets
+        )
         self.register_buffer("y_mean", torch.zeros(n_targets))
         self.register_buffer("y_std", torch.ones(n_targets))
 

@@ -29,6 +29,7 @@ from torch_geometric.utils import scatter
 
 from materials_ai.errors import SurrogateError
 from materials_ai.graphs.features import MAX_Z, element_feature_table
+from materials_ai.surrogates.heads import readout_mlp
 
 if TYPE_CHECKING:
     from torch_geometric.data import Data
@@ -127,15 +128,13 @@ class MACENet(nn.Module):
                 )
             )
             features_in = features_out
-        layers: list[nn.Module] = []
-        width = channels * config.n_interactions
-        for _ in range(config.n_readout):
-            layers += [nn.Linear(width, config.readout_dim), nn.SiLU()]
-            if config.dropout > 0:
-                layers.append(nn.Dropout(config.dropout))
-            width = config.readout_dim
-        layers.append(nn.Linear(width, n_targets))
-        self.readout = nn.Sequential(*layers)
+        self.readout = readout_mlp(
+            channels * config.n_interactions,
+            config.readout_dim,
+            config.n_readout,
+            config.dropout,
+            n_targets,
+        )
         self.register_buffer("y_mean", torch.zeros(n_targets))
         self.register_buffer("y_std", torch.ones(n_targets))
 

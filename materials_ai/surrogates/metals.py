@@ -60,8 +60,8 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
     n_pos, n_neg = int(labels.sum()), int((~labels).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    ranks = stats.rankdata(scores)
-    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    u = stats.mannwhitneyu(scores[labels], scores[~labels]).statistic
+    return float(u / (n_pos * n_neg))
 
 
 def gap_metrics(
