@@ -15,6 +15,7 @@ quick CPU check and a full run on a GPU machine::
     .venv/bin/python benchmarks/surrogates.py castelli --model mace --members 1 --max-epochs 20
     .venv/bin/python benchmarks/surrogates.py mp --config mp2018_cgcnn_small --members 3 \
         --max-epochs 25 --max-train 10000
+    .venv/bin/python benchmarks/surrogates.py mp --members 6 --max-epochs 25 --train-workers 2
     .venv/bin/python benchmarks/surrogates.py throughput --n 5000
     .venv/bin/python benchmarks/surrogates.py throughput --n 20000 --workers 2
 
@@ -60,7 +61,11 @@ def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None): 
         "surrogate.n_members": args.members,
         "surrogate.training.max_epochs": args.max_epochs,
         "surrogate.training.device": args.device,
-        "compute": {"kind": "serial"},
+        "compute": (
+            {"kind": "local", "n_workers": args.train_workers, "threads_per_worker": 1}
+            if args.train_workers
+            else {"kind": "serial"}
+        ),
         "tracking": {"backend": "none"},
     }
     data = job.model_dump(mode="json")
@@ -239,6 +244,12 @@ def main() -> None:
     parser.add_argument(
         "--device", choices=["cpu", "cuda", "auto"], default="cpu", help="training device"
     )
+    parser.add_argument(
+        "--train-workers",
+        type=int,
+        default=0,
+        help="train members in parallel on this many Dask workers (0: one after another)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--oxidation", action="store_true", help="oxidation-state features")
     parser.add_argument("--n", type=int, default=5000, help="throughput: structures")
@@ -259,6 +270,8 @@ def main() -> None:
     suffix = ("_oxidation" if args.oxidation else "") + (
         f"_{(args.config or args.model).removeprefix('castelli_')}"
         if args.task == "castelli"
+        else f"_{args.config or 'mp2018_cgcnn'}"
+        if args.task == "mp"
         else ""
     )
     if args.task == "throughput" and args.workers:

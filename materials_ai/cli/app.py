@@ -418,6 +418,21 @@ def evaluate(
     _print_metrics({split: metrics})
 
 
+@app.command("recalibrate")
+def recalibrate(
+    model: Annotated[Path, typer.Argument(help="Model folder written by `train`.")],
+) -> None:
+    """Refit a model's std recalibration and error distribution on its validation split."""
+    from materials_ai.surrogates.jobs import recalibrate_model
+
+    try:
+        summary = recalibrate_model(model)
+    except MaterialsAIError as error:
+        _fail(error)
+    console.print(f"recalibrated {model}: std scales {summary['std_scales']}")
+    _print_metrics(summary["metrics"])
+
+
 @app.command("predict")
 def predict(
     model: Annotated[Path, typer.Argument(help="Model folder (surrogate.json + weights.pt).")],

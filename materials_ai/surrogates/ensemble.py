@@ -19,8 +19,13 @@ from materials_ai import __version__
 from materials_ai.errors import SurrogateError
 from materials_ai.graphs.builder import build_graphs
 from materials_ai.graphs.packed import PackedGraphs
-from materials_ai.surrogates.calibration import apply_std_scales, fit_std_scales
+from materials_ai.surrogates.calibration import (
+    fit_error_distributions,
+    fit_std_scales,
+    recalibrated,
+)
 from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.surrogates.error_distribution import StandardizedErrors
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
@@ -125,6 +130,9 @@ class GraphEnsembleSurrogate:
         #: Target -> factor applied to the std (and member spread) by ``predict*``; fitted
         #: on held-out data by :meth:`recalibrate`. Empty: no recalibration.
         self.std_scales: dict[str, float] = {}
+        #: Target -> distribution of the standardized error after the std scales, fitted
+        #: with them by :meth:`recalibrate` (``error_distribution.py``). Empty: Gaussian.
+        self.error_distributions: dict[str, StandardizedErrors] = {}
 
     @property
     def is_fitted(self) -> bool:
@@ -195,7 +203,7 @@ class GraphEnsembleSurrogate:
             results = [_train_member_task(t) for t in tasks]
         else:
             results = executor.map(_train_member_task, tasks, desc="training ensemble")
-        self.std_scales = {}
+        self.std_scales, self.error_distributions = {}, {}
         self._states = [state for state, _ in results]
         self._models = None
         reports = [report for _, report in results]
@@ -300,12 +308,12 @@ class GraphEnsembleSurrogate:
             pred = predict_standardised(model, graphs, indices, batch_size=batch_size)
             samples[k] = (pred * model.y_std + model.y_mean).numpy()
         prediction = Prediction.from_samples(samples, self.target_names)
-        if self.std_scales:
-            prediction = apply_std_scales(prediction, self.std_scales)
-        return prediction
+        return recalibrated(prediction, self.std_scales, self.error_distributions)
 
     def recalibrate(self, graphs: PackedGraphs, y: np.ndarray) -> dict[str, float]:
-        """Fit one std scale per target on held-out graphs (see ``calibration.py``).
+        """Fit one std scale and then one error distribution per target on held-out graphs.
+
+        See ``calibration.py`` and ``error_distribution.py``.
 
         Args:
             graphs: `n` held-out graphs (never trained on).
@@ -314,9 +322,12 @@ class GraphEnsembleSurrogate:
         Returns:
             The scales, also kept in :attr:`std_scales` and saved with the model.
         """
-        self.std_scales = {}
+        self.std_scales, self.error_distributions = {}, {}
         raw = self.predict_graphs(graphs)
-        self.std_scales = fit_std_scales(np.asarray(y, np.float64), raw)
+        labels = np.asarray(y, np.float64)
+        self.std_scales = fit_std_scales(labels, raw)
+        scaled = recalibrated(raw, self.std_scales, {})
+        self.error_distributions = fit_error_distributions(labels, scaled)
         return dict(self.std_scales)
 
     def predict(self, candidates: Sequence[Candidate]) -> Prediction:
@@ -346,6 +357,7 @@ class GraphEnsembleSurrogate:
             "target_units": list(self.target_units),
             "config": self.config.model_dump(mode="json"),
             "std_scales": dict(self.std_scales),
+            "error_quantiles": {k: v.to_list() for k, v in self.error_distributions.items()},
             "fit": None
             if self.last_fit is None
             else {
@@ -388,4 +400,7 @@ class GraphEnsembleSurrogate:
             states[int(member.removeprefix("member"))][name] = value
         surrogate._states = states
         surrogate.std_scales = {k: float(v) for k, v in meta.get("std_scales", {}).items()}
+        surrogate.error_distributions = {
+            k: StandardizedErrors.from_list(v) for k, v in meta.get("error_quantiles", {}).items()
+        }
         return surrogate

@@ -187,9 +187,10 @@ def evaluate_parts(
         out[part] = {}
         for j, t in enumerate(surrogate.target_names):
             args = (y[idx, j], prediction.mean[:, j], prediction.std[:, j])
-            out[part][t] = regression_metrics(*args)
+            errors = prediction.errors.get(t)
+            out[part][t] = regression_metrics(*args, errors=errors)
             if is_gap_target(t):  # metals: classification and non-metal figures
-                out[part][t] |= gap_metrics(*args)
+                out[part][t] |= gap_metrics(*args, errors=errors)
     return out
 
 
@@ -251,9 +252,8 @@ def run_training(
             tracker.log_metrics({f"member{i}_train_loss": tl, f"member{i}_val_loss": vl}, epoch)
     parts = {"val": val_idx, "test": test_idx}
     raw_metrics = evaluate_parts(surrogate, graphs, y, parts)
-    scales: dict[str, float] = {}
     if config.recalibrate and len(val_idx) >= 2:
-        scales = surrogate.recalibrate(graphs.select(val_idx), y[val_idx])
+        surrogate.recalibrate(graphs.select(val_idx), y[val_idx])
     metrics = evaluate_parts(surrogate, graphs, y, parts)
     surrogate.save(out_dir)
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
@@ -263,7 +263,7 @@ def run_training(
         "split_sizes": {"train": len(train_idx), "val": len(val_idx), "test": len(test_idx)},
         "metrics": metrics,
         "metrics_before_recalibration": raw_metrics,
-        "std_scales": scales,
+        **_recalibration_summary(surrogate),
         "epochs": [m.epochs for m in report.members],
         "best_epochs": [m.best_epoch for m in report.members],
         "fit_seconds": fit_seconds,
@@ -285,6 +285,68 @@ def run_training(
     tracker.log_artifact(out_dir / "MODEL_CARD.md", "model")
     tracker.end_run("FINISHED")
     return summary
+
+
+def _recalibration_summary(surrogate: GraphEnsembleSurrogate) -> dict[str, Any]:
+    """The fitted recalibration, as ``training.json`` records it."""
+    return {
+        "std_scales": dict(surrogate.std_scales),
+        # 5 % and 95 % quantiles of the standardized error: the 90 % interval is
+        # [mean + std * q05, mean + std * q95].
+        "interval_90_z": {
+            t: [float(v) for v in e.ppf(np.array([0.05, 0.95]))]
+            for t, e in surrogate.error_distributions.items()
+        },
+    }
+
+
+def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
+    """Refit a trained model's recalibration on its validation ids and re-evaluate it.
+
+    Fits the std factors and the standardized-error distributions afresh (from the raw
+    ensemble) on the validation part of the split in ``training.json``, then rewrites
+    ``surrogate.json``, the metrics of ``training.json`` and ``MODEL_CARD.md``. The weights
+    are not touched. Use it after an upgrade that changes the recalibration.
+
+    Returns:
+        The updated ``training.json`` content.
+    """
+    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+    model_dir = Path(model_dir)
+    info_path = model_dir / TRAINING_FILE
+    if not info_path.exists():
+        raise SurrogateError(f"{info_path} not found: the model was not made by `train`")
+    summary = json.loads(info_path.read_text())
+    config = TrainJobConfig.model_validate(summary["config"])
+    surrogate = GraphEnsembleSurrogate.load(model_dir)
+    dataset, graphs = _dataset_and_graphs(
+        config.dataset, config.targets, surrogate.config.graph, False
+    )
+    split = resolve_split(config.dataset, config.split, config.max_train)
+    parts = {"val": _indices(dataset.ids, split.val), "test": _indices(dataset.ids, split.test)}
+    if len(parts["val"]) < 2:
+        raise SurrogateError(f"{model_dir}: the split has no validation ids to recalibrate on")
+    y = dataset.target_matrix(config.targets)
+    surrogate.recalibrate(graphs.select(parts["val"]), y[parts["val"]])
+    summary["metrics"] = evaluate_parts(surrogate, graphs, y, parts)
+    summary |= _recalibration_summary(surrogate)
+    summary["recalibrated"] = time.strftime("%Y-%m-%d")
+    _save_keeping_fit(surrogate, model_dir)
+    info_path.write_text(json.dumps(summary, indent=1, default=float))
+    (model_dir / "MODEL_CARD.md").write_text(model_card(summary))
+    return summary
+
+
+def _save_keeping_fit(surrogate: GraphEnsembleSurrogate, model_dir: Path) -> None:
+    """Save ``surrogate`` into ``model_dir`` keeping the ``fit`` record already there."""
+    from materials_ai.surrogates.ensemble import CONFIG_FILE
+
+    fit = json.loads((model_dir / CONFIG_FILE).read_text()).get("fit")
+    surrogate.save(model_dir)
+    meta = json.loads((model_dir / CONFIG_FILE).read_text())
+    meta["fit"] = fit
+    (model_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=float))
 
 
 _ARCHITECTURES = {
@@ -353,9 +415,19 @@ def model_card(summary: dict[str, Any]) -> str:
                 f"| {part} | {target} | {m['metal_fraction']:.3f} | {m['metal_auc']:.3f} | "
                 f"{m['metal_accuracy']:.3f} | {m['mae_nonmetal']:.4g} | {m['mae_clipped']:.4g} |"
             )
+    interval_z = summary.get("interval_90_z") or {}
     lines += [
         "",
         f"Std scales (recalibration): {summary['std_scales'] or 'none'}",
+        "",
+        "90 % intervals: `[mean + std * q05, mean + std * q95]` with the quantiles of the "
+        "standardized error fitted on the validation split "
+        + (
+            "(" + "; ".join(f"{t}: {q[0]:.2f}, {q[1]:.2f}" for t, q in interval_z.items()) + ")"
+            if interval_z
+            else "(none fitted: Gaussian, ±1.645 std)"
+        )
+        + ".",
         "",
         "## Training",
         "",
@@ -413,8 +485,10 @@ def predict_files(model_dir: str | Path, files: Sequence[str | Path]):  # type: 
     """Predict structures from files; unreadable files are reported and skipped.
 
     Returns:
-        ``(table, errors)``: a DataFrame with ``file, formula`` and ``<target>_mean``,
-        ``<target>_std`` per target, and a list of ``(file, reason)``.
+        ``(table, errors)``: a DataFrame with ``file, formula`` and, per target,
+        ``<target>_mean``, ``<target>_std`` and the bounds ``<target>_lo90``,
+        ``<target>_hi90`` of the recalibrated 90 % interval; and a list of
+        ``(file, reason)``.
     """
     import pandas as pd
 
@@ -440,7 +514,10 @@ def predict_files(model_dir: str | Path, files: Sequence[str | Path]):  # type: 
     if structures:
         graphs = build_graphs(structures, names, surrogate.config.graph)
         prediction = surrogate.predict_graphs(graphs)
+        lower, upper = prediction.interval(0.9)
         for j, t in enumerate(surrogate.target_names):
             rows[f"{t}_mean"] = prediction.mean[:, j].tolist()
             rows[f"{t}_std"] = prediction.std[:, j].tolist()
+            rows[f"{t}_lo90"] = lower[:, j].tolist()
+            rows[f"{t}_hi90"] = upper[:, j].tolist()
     return pd.DataFrame(rows), errors

@@ -5,10 +5,11 @@ loss on metals and predicts small positive or negative gaps for them. Our strate
 ``docs/architecture.md``, "Metals") keeps one regression ensemble and reads the metal
 decision off its predictive distribution, without a second model:
 
-* ``P(metal) = P(gap <= threshold)`` under the recalibrated predictive distribution: the
-  share of ensemble members below the threshold, smoothed with the Gaussian
-  ``Phi((threshold - mean) / std)`` (the two agree for large ensembles; the Gaussian
-  keeps the probability informative for 3-5 members);
+* ``P(metal) = P(gap <= threshold)`` under the recalibrated predictive distribution
+  ``F((threshold - mean) / std)``, where ``F`` is the fitted distribution of the
+  standardized error (``error_distribution.py``) or, for models without one, the Gaussian
+  ``Phi`` (a smooth stand-in for the share of ensemble members below the threshold,
+  informative even for 3-5 members);
 * where metals dominate the labels, the gap is trained with a squared error
   (``training.loss: [l1, mse]``, one loss per target): the L1 loss is minimised by the
   conditional *median*, which is 0 eV wherever most neighbours are metals, so an L1 gap
@@ -28,6 +29,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from materials_ai.surrogates.error_distribution import StandardizedErrors, standard_cdf
+
 #: Labels at or below this gap (eV) count as metals (MP-2018 stores metals as exactly 0).
 METAL_LABEL_EV = 1e-6
 
@@ -36,21 +39,25 @@ METAL_THRESHOLD_EV = 0.1
 
 
 def metal_probability(
-    mean: np.ndarray, std: np.ndarray, threshold_ev: float = METAL_THRESHOLD_EV
+    mean: np.ndarray,
+    std: np.ndarray,
+    threshold_ev: float = METAL_THRESHOLD_EV,
+    errors: StandardizedErrors | None = None,
 ) -> np.ndarray:
-    """Probability that the gap is at most ``threshold_ev``, from a Gaussian prediction.
+    """Probability that the gap is at most ``threshold_ev``.
 
     Args:
         mean: `n` predicted gaps (eV).
         std: `n` predictive standard deviations (eV, recalibrated).
         threshold_ev: Gap (eV) at or below which a material is called a metal.
+        errors: Fitted distribution of the standardized gap error (None: Gaussian).
 
     Returns:
         `n` probabilities in [0, 1].
     """
     mean = np.asarray(mean, dtype=np.float64)
     std = np.maximum(np.asarray(std, dtype=np.float64), 1e-9)
-    return np.asarray(stats.norm.cdf((threshold_ev - mean) / std))
+    return standard_cdf((threshold_ev - mean) / std, errors)
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
@@ -69,6 +76,7 @@ def gap_metrics(
     mean: np.ndarray,
     std: np.ndarray,
     threshold_ev: float = METAL_THRESHOLD_EV,
+    errors: StandardizedErrors | None = None,
 ) -> dict[str, float]:
     """Metal classification and non-metal accuracy of a band-gap prediction.
 
@@ -77,6 +85,7 @@ def gap_metrics(
         mean: `n` predicted gaps (eV).
         std: `n` predictive standard deviations (eV).
         threshold_ev: See :func:`metal_probability`.
+        errors: See :func:`metal_probability`.
 
     Returns:
         ``metal_fraction`` (share of labels that are metals), ``metal_auc`` (ROC AUC of
@@ -92,7 +101,7 @@ def gap_metrics(
     if y.size == 0:
         return {}
     metal = y <= METAL_LABEL_EV
-    p_metal = metal_probability(mu, sigma, threshold_ev)
+    p_metal = metal_probability(mu, sigma, threshold_ev, errors)
     return {
         "metal_fraction": float(metal.mean()),
         "metal_auc": roc_auc(metal, p_metal),

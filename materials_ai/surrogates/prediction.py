@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
+
+from materials_ai.surrogates.error_distribution import StandardizedErrors, central_interval
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,12 +19,16 @@ class Prediction:
         std: `n x t`, same units (predictive standard deviation).
         samples: `s x n x t` ensemble members' predictions (or posterior draws), or None.
         target_names: `t` names, the column order of the arrays.
+        errors: Target -> fitted distribution of the standardized error
+            ``(y - mean) / std`` (see ``error_distribution.py``); targets not in it are
+            Gaussian. Used for intervals and tail probabilities, not by acquisitions.
     """
 
     mean: np.ndarray
     std: np.ndarray
     samples: np.ndarray | None
     target_names: tuple[str, ...]
+    errors: Mapping[str, StandardizedErrors] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mean.ndim != 2 or self.mean.shape != self.std.shape:
@@ -53,7 +60,25 @@ class Prediction:
             std=self.std[indices],
             samples=None if self.samples is None else self.samples[:, indices],
             target_names=self.target_names,
+            errors=self.errors,
         )
+
+    def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Central predictive interval of probability ``level``.
+
+        Uses each target's fitted error distribution where there is one (its bounds may
+        be asymmetric about the mean) and the Gaussian ``mean ± z * std`` otherwise.
+
+        Returns:
+            ``(lower, upper)``, each `n x t`, in target units.
+        """
+        lower = np.empty_like(self.mean, dtype=np.float64)
+        upper = np.empty_like(self.mean, dtype=np.float64)
+        for j, name in enumerate(self.target_names):
+            lower[:, j], upper[:, j] = central_interval(
+                self.mean[:, j], self.std[:, j], level, self.errors.get(name)
+            )
+        return lower, upper
 
     @classmethod
     def from_samples(cls, samples: np.ndarray, target_names: tuple[str, ...]) -> Prediction:

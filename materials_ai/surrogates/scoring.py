@@ -52,8 +52,9 @@ from materials_ai.errors import DataError, SurrogateError
 from materials_ai.graphs.builder import crystal_graphs
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
-from materials_ai.surrogates.calibration import apply_std_scales
+from materials_ai.surrogates.calibration import recalibrated
 from materials_ai.surrogates.config import ModelConfig
+from materials_ai.surrogates.error_distribution import StandardizedErrors
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
@@ -110,6 +111,8 @@ class EnsembleWeights:
         target_names: `t` target names, the output columns.
         states: `s` member state dicts.
         std_scales: Target -> recalibration factor of the spread (empty: none).
+        error_distributions: Target -> fitted standardized-error distribution (empty:
+            Gaussian).
     """
 
     model_config: ModelConfig
@@ -117,6 +120,7 @@ class EnsembleWeights:
     target_names: tuple[str, ...]
     states: list[StateDict]
     std_scales: dict[str, float] = field(default_factory=dict)
+    error_distributions: dict[str, StandardizedErrors] = field(default_factory=dict)
     _models: list[CGCNN] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -130,6 +134,7 @@ class EnsembleWeights:
             target_names=tuple(surrogate.target_names),
             states=list(surrogate.member_states),
             std_scales=dict(getattr(surrogate, "std_scales", {}) or {}),
+            error_distributions=dict(getattr(surrogate, "error_distributions", {}) or {}),
         )
 
     def __getstate__(self) -> dict[str, Any]:
@@ -176,9 +181,7 @@ class EnsembleWeights:
     def prediction(self, samples: np.ndarray) -> Prediction:
         """Mean, std and samples from `s x n x t` member predictions (recalibrated)."""
         prediction = Prediction.from_samples(samples, self.target_names)
-        if self.std_scales:
-            prediction = apply_std_scales(prediction, self.std_scales)
-        return prediction
+        return recalibrated(prediction, self.std_scales, self.error_distributions)
 
 
 def _limit_torch_threads() -> None:

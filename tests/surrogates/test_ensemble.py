@@ -156,6 +156,27 @@ def test_save_load_gives_identical_predictions(
     np.testing.assert_array_equal(after.samples, before.samples)
 
 
+def test_recalibration_survives_save_and_load(
+    trained: GraphEnsembleSurrogate,
+    toy: tuple[PackedGraphs, np.ndarray],
+    held_out: tuple[PackedGraphs, np.ndarray],
+    tmp_path: Path,
+) -> None:
+    trained.save(tmp_path / "raw")
+    surrogate = GraphEnsembleSurrogate.load(tmp_path / "raw")  # leave the fixture alone
+    assert surrogate.error_distributions == {}
+    surrogate.recalibrate(*toy)  # 27 rows: enough for an error distribution
+    assert set(surrogate.std_scales) == set(surrogate.error_distributions) == {"mean_z"}
+    surrogate.save(tmp_path / "recalibrated")
+    loaded = GraphEnsembleSurrogate.load(tmp_path / "recalibrated")
+    before = surrogate.predict_graphs(held_out[0])
+    after = loaded.predict_graphs(held_out[0])
+    assert set(after.errors) == {"mean_z"}
+    np.testing.assert_array_equal(after.std, before.std)
+    for a, b in zip(after.interval(0.9), before.interval(0.9), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_saved_files_are_json_and_tensors_only(
     trained: GraphEnsembleSurrogate, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ from materials_ai.surrogates.jobs import (
     evaluate_model,
     load_train_config,
     predict_files,
+    recalibrate_model,
     run_training,
 )
 from materials_ai.surrogates.training import train_member
@@ -153,6 +154,8 @@ def test_predict_files_reports_bad_files_and_predicts_the_rest(
     assert sorted(Path(f).name for f in table["file"]) == ["POSCAR", "si.cif", "si.extxyz"]
     assert {"band_gap_mean", "band_gap_std", "formation_energy_mean"} <= set(table.columns)
     assert np.isfinite(table["band_gap_mean"]).all()
+    assert (table["band_gap_lo90"] < table["band_gap_mean"]).all()
+    assert (table["band_gap_hi90"] > table["band_gap_mean"]).all()
 
 
 def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
@@ -180,6 +183,39 @@ def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "bad.cif" in result.output
     assert len((tmp_path / "p.csv").read_text().splitlines()) == 2
+
+
+def test_recalibrate_refits_an_old_model_without_touching_its_weights(
+    tiny: TinyDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import materials_ai.surrogates.error_distribution as error_distribution
+
+    folder = tmp_path / "model"
+    summary = run_training(_job(), folder, progress=False)
+    assert summary["interval_90_z"] == {}  # 6 validation rows: too few for a distribution
+    meta = json.loads((folder / "surrogate.json").read_text())
+    weights = (folder / "weights.pt").read_bytes()
+    monkeypatch.setattr(error_distribution, "MIN_RESIDUALS", 5)
+    result = runner.invoke(app, ["recalibrate", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "band_gap" in result.output
+    after = json.loads((folder / "surrogate.json").read_text())
+    assert set(after["error_quantiles"]) == {"band_gap", "formation_energy"}
+    assert after["fit"] == meta["fit"] and after["std_scales"] == pytest.approx(meta["std_scales"])
+    assert (folder / "weights.pt").read_bytes() == weights
+    info = json.loads((folder / "training.json").read_text())
+    q05, q95 = info["interval_90_z"]["band_gap"]
+    assert q05 < 0 < q95
+    assert "recalibrated" in info and "q05" in (folder / "MODEL_CARD.md").read_text()
+    # The validation rows the distribution was fitted on are covered as it says.
+    again = recalibrate_model(folder)
+    assert again["metrics"]["val"]["band_gap"]["coverage_90"] >= 4 / 6
+
+
+def test_recalibrate_a_folder_that_is_not_a_model(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["recalibrate", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "training.json" in result.output
 
 
 def test_unknown_key_in_training_config(tmp_path: Path) -> None:

@@ -47,3 +47,17 @@ def test_gap_metrics_on_a_hand_made_case() -> None:
 def test_gap_targets_are_recognised_by_name() -> None:
     assert is_gap_target("band_gap") and is_gap_target("gap_gllbsc_eV")
     assert not is_gap_target("formation_energy")
+
+
+def test_metal_probability_reads_the_fitted_error_distribution() -> None:
+    from materials_ai.surrogates.error_distribution import StandardizedErrors
+
+    rng = np.random.default_rng(0)
+    z = rng.standard_t(2, 20000)  # heavier tails than the Gaussian
+    errors = StandardizedErrors.fit(z, np.zeros_like(z), np.ones_like(z))
+    assert errors is not None
+    mean, std = np.array([1.1, 0.1]), np.array([0.25, 0.3])  # 4 std above the threshold
+    fitted = metal_probability(mean, std, errors=errors)
+    np.testing.assert_allclose(fitted, errors.cdf((0.1 - mean) / std))
+    np.testing.assert_allclose(fitted[0], stats.t.cdf(-4.0, 2), rtol=0.15)
+    assert fitted[0] > 100 * metal_probability(mean, std)[0]  # the tail is not Gaussian

@@ -19,6 +19,7 @@ from materials_ai.compute import ComputeConfig, DaskExecutor, SerialExecutor, ma
 from materials_ai.errors import DataError
 from materials_ai.graphs import PackedGraphs, build_graphs
 from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+from materials_ai.surrogates.error_distribution import StandardizedErrors
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.scoring import (
     CompactStructures,
@@ -128,15 +129,21 @@ def test_score_pool_serial_is_bitwise_predict_graphs(
 def test_score_pool_keeps_recalibrated_spread(
     surrogate: GraphEnsembleSurrogate, graphs: PackedGraphs
 ) -> None:
+    from materials_ai.surrogates.error_distribution import QUANTILE_PROBABILITIES
+
+    errors = StandardizedErrors(np.linspace(-3.0, 5.0, QUANTILE_PROBABILITIES.size))
     surrogate.std_scales = {"mean_z": 2.0}
+    surrogate.error_distributions = {"mean_z": errors}
     try:
         expected = surrogate.predict_graphs(graphs)
         got = score_pool(surrogate, graphs, partition_size=10, batch_size=4)
     finally:
-        surrogate.std_scales = {}
+        surrogate.std_scales, surrogate.error_distributions = {}, {}
     np.testing.assert_allclose(got.std, expected.std, rtol=1e-12, atol=0)
     raw = surrogate.predict_graphs(graphs)
     np.testing.assert_allclose(got.std[:, 0], 2.0 * raw.std[:, 0], rtol=1e-12)
+    assert got.errors == {"mean_z": errors}
+    np.testing.assert_allclose(got.interval(0.9)[1], expected.interval(0.9)[1], rtol=1e-12)
 
 
 def test_weights_pickle_without_built_models(surrogate: GraphEnsembleSurrogate) -> None:
