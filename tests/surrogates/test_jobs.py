@@ -206,7 +206,9 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     info = json.loads((folder / "training.json").read_text())
     q05, q95 = info["interval_90_z"]["band_gap"]
     assert q05 < 0 < q95
-    assert "recalibrated" in info and "q05" in (folder / "MODEL_CARD.md").read_text()
+    card = (folder / "MODEL_CARD.md").read_text()
+    assert "recalibrated" in info and "q05" in card and "Gaussian reading" in card
+    assert set(info["metrics_gaussian"]["test"]) == {"band_gap", "formation_energy"}
     # The validation rows the distribution was fitted on are covered as it says.
     again = recalibrate_model(folder)
     assert again["metrics"]["val"]["band_gap"]["coverage_90"] >= 4 / 6
