@@ -354,8 +354,19 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     summary["recalibrated"] = time.strftime("%Y-%m-%d")
     _save_keeping_fit(surrogate, model_dir)
     info_path.write_text(json.dumps(summary, indent=1, default=float))
-    (model_dir / "MODEL_CARD.md").write_text(model_card(summary))
+    card_path = model_dir / "MODEL_CARD.md"
+    old_card = card_path.read_text() if card_path.exists() else ""
+    card_path.write_text(model_card(summary) + added_card_sections(old_card))
     return summary
+
+
+def added_card_sections(card: str) -> str:
+    """The sections people added to a generated model card (after its ``## Training``)."""
+    start = card.find("\n## Training")
+    if start < 0:
+        return ""
+    added = card.find("\n## ", start + 1)
+    return "" if added < 0 else card[added + 1 :].rstrip() + "\n"
 
 
 def _save_keeping_fit(surrogate: GraphEnsembleSurrogate, model_dir: Path) -> None:

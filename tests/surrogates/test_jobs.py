@@ -195,6 +195,8 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     assert summary["interval_90_z"] == {}  # 6 validation rows: too few for a distribution
     meta = json.loads((folder / "surrogate.json").read_text())
     weights = (folder / "weights.pt").read_bytes()
+    with (folder / "MODEL_CARD.md").open("a") as card:
+        card.write("\n## Context and limits\n\nWritten by a person.\n")
     monkeypatch.setattr(error_distribution, "MIN_RESIDUALS", 5)
     result = runner.invoke(app, ["recalibrate", str(folder)])
     assert result.exit_code == 0, result.output
@@ -208,6 +210,7 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     assert q05 < 0 < q95
     card = (folder / "MODEL_CARD.md").read_text()
     assert "recalibrated" in info and "q05" in card and "Gaussian reading" in card
+    assert card.endswith("## Context and limits\n\nWritten by a person.\n")  # kept
     assert set(info["metrics_gaussian"]["test"]) == {"band_gap", "formation_energy"}
     # The validation rows the distribution was fitted on are covered as it says.
     again = recalibrate_model(folder)
