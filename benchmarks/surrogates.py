@@ -70,7 +70,6 @@ def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None): 
             if args.train_workers
             else {"kind": "serial"}
         ),
-        "tracking": {"backend": "none"},
     }
     data = job.model_dump(mode="json")
     for dotted, value in changes.items():

@@ -70,7 +70,8 @@ class TrainJobConfig(BaseModel):
         max_train: Use at most this many training ids (seeded subsample) — for budgets.
         surrogate: The ensemble.
         recalibrate: Fit std scales on the validation ids.
-        tracking: MLflow settings (default: SQLite in the model folder).
+        tracking: MLflow settings (default: MLflow with a SQLite store, ``mlflow.db``,
+            and ``mlartifacts/`` in the model folder); ``{backend: none}`` turns it off.
         compute: Executor for training members in parallel.
     """
 
@@ -83,7 +84,7 @@ class TrainJobConfig(BaseModel):
     max_train: int | None = Field(None, ge=2)
     surrogate: EnsembleConfig = EnsembleConfig()
     recalibrate: bool = True
-    tracking: TrackingConfig = TrackingConfig(backend="none")
+    tracking: TrackingConfig = TrackingConfig()
     compute: ComputeConfig = ComputeConfig()
 
 

@@ -56,6 +56,7 @@ def _job(**changes: object) -> TrainJobConfig:
         "targets": ["band_gap", "formation_energy"],
         "split": {"name": "holdout"},
         "surrogate": tiny_ensemble_config(n_members=2).model_dump(mode="json"),
+        "tracking": {"backend": "none"},
     } | changes
     return TrainJobConfig.model_validate(data)
 
@@ -78,6 +79,30 @@ def test_training_job_writes_a_complete_model_folder(tiny: TinyDataset, tmp_path
     assert again["band_gap"]["mae"] == pytest.approx(test["mae"], rel=1e-6)
     saved = json.loads((folder / "surrogate.json").read_text())
     assert saved["std_scales"] == pytest.approx(summary["std_scales"])
+
+
+def test_training_is_logged_to_mlflow_by_default(tiny: TinyDataset, tmp_path: Path) -> None:
+    from mlflow import MlflowClient
+
+    from materials_ai.tracking import default_tracking_uri
+
+    data = _job().model_dump(mode="json")
+    del data["tracking"]  # the default: MLflow, SQLite store in the model folder
+    folder = tmp_path / "model"
+    summary = run_training(TrainJobConfig.model_validate(data), folder, progress=False)
+    client = MlflowClient(tracking_uri=default_tracking_uri(folder))
+    experiment = client.get_experiment_by_name("materials-ai")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.status == "FINISHED"
+    assert run.data.params["dataset"] == "tiny"
+    assert run.data.params["surrogate.n_members"] == "2"
+    curve = client.get_metric_history(run.info.run_id, "member1_val_loss")
+    assert [m.step for m in curve] == list(range(1, summary["epochs"][1] + 1))
+    test_mae = summary["metrics"]["test"]["band_gap"]["mae"]
+    assert run.data.metrics["test_band_gap_mae"] == pytest.approx(test_mae)
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
+    assert logged == {"model/surrogate.json", "model/weights.pt", "model/MODEL_CARD.md"}
 
 
 def test_interrupted_member_resumes_to_the_same_weights(tmp_path: Path) -> None:
