@@ -253,7 +253,7 @@ class GenerativeCampaign:
         missing = sorted((needed | {self.config.formation_energy_target}) - set(arrays))
         if missing:
             raise ConfigError(f"no model predicts {missing}; the models give {sorted(arrays)}")
-        np.savez(self.run_dir / "scores.npz", **arrays)
+        np.savez(self.run_dir / "scores.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
 
     def _stage_rank(self) -> None:
         from materials_ai.candidates.stability import HullReference

@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from pymatgen.core import Structure
 
+    from materials_ai.data.records import Molecule
+
 logger = logging.getLogger(__name__)
 
 
@@ -95,8 +97,9 @@ def candidate_structures(
     *,
     formulas: Sequence[str] | None = None,
     load_pool: bool = True,
-) -> dict[str, Structure]:
-    """Structures of the candidates ``ids`` of a run.
+) -> dict[str, Structure | Molecule]:
+    """Structures of the candidates ``ids`` of a run (crystals, or molecules of a molecular
+    campaign's pool).
 
     The ranked lists' CIFs (``final/cifs``, ``iterations/*/cifs``) are read first; the
     remaining ids are looked up in the campaign's pool, which loads the dataset named by
@@ -115,7 +118,7 @@ def candidate_structures(
     from materials_ai.report.ranked import cif_stem
 
     run_dir = Path(run_dir)
-    found: dict[str, Structure] = {}
+    found: dict[str, Structure | Molecule] = {}
     if formulas is not None:
         folders = [
             run_dir / "final" / "cifs",

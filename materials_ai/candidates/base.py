@@ -87,7 +87,7 @@ class GeneratedCandidate:
     @property
     def structure(self) -> Structure:
         """The candidate's structure (unrelaxed; lattice estimated by the generator)."""
-        return self.candidate.structure
+        return self.candidate.crystal
 
     @property
     def formula(self) -> str:
@@ -109,7 +109,7 @@ class GeneratedCandidate:
             prototype="external",
             spacegroup=spacegroup,
             oxidation_states=(),
-            formula_key=structure_formula_key(candidate.structure),
+            formula_key=structure_formula_key(candidate.crystal),
         )
 
 

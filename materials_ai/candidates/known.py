@@ -29,6 +29,7 @@ import numpy as np
 from materials_ai import settings
 from materials_ai.candidates.base import ExclusionSet
 from materials_ai.candidates.chemistry import formula_key
+from materials_ai.data.records import as_crystal
 from materials_ai.errors import DataError
 
 if TYPE_CHECKING:
@@ -219,7 +220,8 @@ class KnownMaterials:
                     card, targets=[], data_dir=data_dir, cache_dir=cache_dir, progress=progress
                 )
                 for record in dataset.records:
-                    known.add(card.name, record.id, record.structure)
+                    where = f"{card.name} row {record.row} ({record.id})"
+                    known.add(card.name, record.id, as_crystal(record.structure, where))
                 known.sources[card.name] = card.sha256
                 logger.info("indexed %d known structures of %s", len(dataset.records), card.name)
             dirty = True

@@ -58,9 +58,9 @@ class Molecule:
 
         if not isinstance(smiles, str) or not smiles.strip():
             raise DataError("empty SMILES")
-        from rdkit import Chem, RDLogger
+        from rdkit import Chem, rdBase
 
-        RDLogger.DisableLog("rdApp.*")
+        rdBase.DisableLog("rdApp.*")
         mol = Chem.MolFromSmiles(smiles.strip())
         if mol is None:
             raise DataError(f"invalid SMILES {smiles.strip()[:80]!r} (RDKit cannot parse it)")
@@ -119,6 +119,19 @@ def structure_kind(structure: object) -> str:
     return "molecule" if isinstance(structure, Molecule) else "crystal"
 
 
+def as_crystal(structure: Structure | Molecule, owner: str) -> Structure:
+    """Return ``structure`` as a crystal, or raise :class:`DataError` naming ``owner``.
+
+    For code paths that only make sense for crystals (prototype generation, structure
+    matching against known materials).
+    """
+    if isinstance(structure, Molecule):
+        from materials_ai.errors import DataError
+
+        raise DataError(f"{owner} is a molecule ({structure.smiles}); a crystal is needed here")
+    return structure
+
+
 def structure_from_dict(data: Mapping[str, Any]) -> Structure | Molecule:
     """Rebuild a crystal (pymatgen ``Structure.as_dict()``) or a :meth:`Molecule.as_dict`."""
     if data.get("@class") == "Molecule" and "smiles" in data:
@@ -168,6 +181,11 @@ class Candidate:
     def formula(self) -> str:
         """Reduced formula of a crystal (``SrSnO3``); molecular formula of a molecule."""
         return _formula(self.structure)
+
+    @property
+    def crystal(self) -> Structure:
+        """The structure, which must be a crystal (:class:`DataError` for a molecule)."""
+        return as_crystal(self.structure, f"candidate {self.id}")
 
 
 @dataclass(frozen=True, slots=True)

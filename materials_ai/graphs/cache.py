@@ -51,7 +51,7 @@ def graph_cache_key(
 
 
 def load_or_build_graphs(
-    structures: Sequence[Structure] | Sequence[Molecule],
+    structures: Sequence[Structure | Molecule],
     ids: Sequence[str],
     config: GraphConfig,
     *,

@@ -61,21 +61,21 @@ def embed(molecule: Molecule, *, seed: int = 0, max_iters: int = 2000) -> Geomet
         OracleError: If RDKit cannot embed the molecule.
     """
     from rdkit import Chem
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import rdDistGeom, rdForceFieldHelpers
 
     mol = molecule.to_rdkit(add_hydrogens=True)
-    params = AllChem.ETKDGv3()
-    params.randomSeed = int(seed)
-    if AllChem.EmbedMolecule(mol, params) != 0:
-        params.useRandomCoords = True
-        if AllChem.EmbedMolecule(mol, params) != 0:
+    params = rdDistGeom.ETKDGv3()
+    params.randomSeed = int(seed)  # type: ignore[assignment]  # wrong in RDKit's stubs
+    if rdDistGeom.EmbedMolecule(mol, params) != 0:
+        params.useRandomCoords = True  # type: ignore[assignment]
+        if rdDistGeom.EmbedMolecule(mol, params) != 0:
             raise OracleError(f"RDKit could not embed {molecule.smiles!r} in 3D (ETKDG)")
     force_field = "none"
-    if AllChem.MMFFHasAllMoleculeParams(mol):
-        AllChem.MMFFOptimizeMolecule(mol, maxIters=max_iters)
+    if rdForceFieldHelpers.MMFFHasAllMoleculeParams(mol):
+        rdForceFieldHelpers.MMFFOptimizeMolecule(mol, maxIters=max_iters)
         force_field = "MMFF94"
-    elif AllChem.UFFHasAllMoleculeParams(mol):
-        AllChem.UFFOptimizeMolecule(mol, maxIters=max_iters)
+    elif rdForceFieldHelpers.UFFHasAllMoleculeParams(mol):
+        rdForceFieldHelpers.UFFOptimizeMolecule(mol, maxIters=max_iters)
         force_field = "UFF"
     radicals = sum(a.GetNumRadicalElectrons() for a in mol.GetAtoms())
     return Geometry(

@@ -43,7 +43,10 @@ from materials_ai.oracles.job_oracle import (
 from materials_ai.oracles.jobs import JobStore, atomic_write_json, read_json
 
 if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
     from materials_ai.compute import Executor
+    from materials_ai.data.records import Molecule
     from materials_ai.oracles.config import FidelityChainConfig
 
 logger = logging.getLogger(__name__)
@@ -274,7 +277,9 @@ class OracleChain:
             values = dict(result.observation.values)
             if not stage.passes(values):
                 continue
-            structure = result.structure if stage.use_output_structure else None
+            structure: Structure | Molecule | None = (
+                result.structure if stage.use_output_structure else None
+            )
             if structure is None:
                 inp = previous.store.read_input(ticket.id)
                 structure = structure_from_dict(inp["structure"])  # crystal or molecule

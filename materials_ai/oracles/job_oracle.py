@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from pymatgen.core import Structure
 
     from materials_ai.compute import Executor
+    from materials_ai.data.records import Molecule
     from materials_ai.oracles.tasks import Task
 
 logger = logging.getLogger(__name__)
@@ -167,7 +168,7 @@ class JobResult:
 
     job_id: str
     observation: Observation
-    structure: Structure | None
+    structure: Structure | Molecule | None
     details: Mapping[str, Any]
     timing: Mapping[str, Any]
 

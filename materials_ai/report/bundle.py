@@ -44,10 +44,11 @@ from materials_ai.campaign.ingest import (
     results_columns,
     unit_token,
 )
+from materials_ai.data.records import Molecule
 from materials_ai.errors import CampaignError
 from materials_ai.report.i18n import MEASURED_DESCRIPTIONS, target_label, translator
 from materials_ai.report.ranked import cif_file_name
-from materials_ai.report.structures import summarize_structure, symmetrized_cif
+from materials_ai.report.structures import molfile, summarize_structure, symmetrized_cif
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -159,7 +160,12 @@ STRUCTURE_COLUMNS = (
     Column("gamma_deg", "float", "°", "Conventional lattice angle gamma."),
     Column("volume_per_atom_angstrom3", "float", "Å³", "Cell volume per atom."),
     Column("n_sites", "int", "", "Atoms in the cell as stored in the pool."),
-    Column("cif_file", "str", "", "CIF file of the candidate, relative to the bundle."),
+    Column(
+        "cif_file",
+        "str",
+        "",
+        "CIF file of the candidate (an MDL molfile for a molecule), relative to the bundle.",
+    ),
 )
 
 #: Ranked-list columns that stay inside the campaign (not useful to a lab).
@@ -169,6 +175,7 @@ _INTERNAL = {"acquisition_value", "_structure_index"}
 _EXTRA_DESCRIPTIONS = {
     "hull": ("float", "eV/atom", "Energy above the convex hull (thermodynamic stability)."),
     "sustainab": ("float", "", "Sustainability score of the composition (higher is better)."),
+    "smiles": ("str", "", "Canonical SMILES of the molecule (RDKit)."),
 }
 
 
@@ -233,6 +240,8 @@ def _value(value: Any) -> Any:
 
 
 def _extra_columns(table: pd.DataFrame, known: set[str]) -> list[Column]:
+    from pandas.api.types import is_numeric_dtype
+
     out = []
     for name in table.columns:
         if name in known or name in _INTERNAL:
@@ -241,7 +250,7 @@ def _extra_columns(table: pd.DataFrame, known: set[str]) -> list[Column]:
         for needle, spec in _EXTRA_DESCRIPTIONS.items():
             if needle in name.lower():
                 kind, unit, description = spec
-        if kind == "str" and np.issubdtype(table[name].dtype, np.number):
+        if kind == "str" and is_numeric_dtype(table[name].dtype):  # not pandas' str dtype
             kind = "float"
         out.append(Column(str(name), kind, unit, description))
     return out
@@ -258,7 +267,7 @@ def build_candidate_table(
     targets: Sequence[str],
     units: Mapping[str, str],
     fidelity: Mapping[str, str],
-    structures: Mapping[str, Structure],
+    structures: Mapping[str, Structure | Molecule],
 ) -> tuple[pd.DataFrame, list[Column]]:
     """candidates.csv as a DataFrame, and the documentation of each of its columns."""
     import pandas as pd
@@ -283,11 +292,16 @@ def build_candidate_table(
         for c in extras:
             row[c.name] = r.get(c.name)
         structure = structures.get(cid)
-        if structure is not None:
+        name = cif_file_name(int(r["rank"]), cid, str(r["formula"]))
+        if isinstance(structure, Molecule):  # no cell: a molfile, no lattice columns
+            for c in STRUCTURE_COLUMNS:
+                row[c.name] = None
+            row["cif_file"] = "cifs/" + name.removesuffix(".cif") + ".mol"
+        elif structure is not None:
             s = summarize_structure(structure)
             for c in STRUCTURE_COLUMNS[:-1]:
                 row[c.name] = getattr(s, c.name)
-            row["cif_file"] = "cifs/" + cif_file_name(int(r["rank"]), cid, str(r["formula"]))
+            row["cif_file"] = "cifs/" + name
         else:
             for c in STRUCTURE_COLUMNS:
                 row[c.name] = None
@@ -304,7 +318,7 @@ def write_bundle(
     *,
     top: int = 20,
     lang: str = "en",
-    structures: Mapping[str, Structure] | None = None,
+    structures: Mapping[str, Structure | Molecule] | None = None,
 ) -> dict[str, Path]:
     """Write the lab hand-off bundle of a campaign's latest ranked list.
 
@@ -364,11 +378,14 @@ def write_bundle(
 
     cif_dir = out / "cifs"
     cif_dir.mkdir(exist_ok=True)
-    for old in cif_dir.glob("*.cif"):
-        old.unlink()
+    for pattern in ("*.cif", "*.mol"):
+        for old in cif_dir.glob(pattern):
+            old.unlink()
     for _, r in table.iterrows():
         structure = found.get(str(r["id"]))
-        if structure is not None:
+        if isinstance(structure, Molecule):
+            _write_text(out / str(r["cif_file"]), molfile(structure))
+        elif structure is not None:
             _write_text(out / str(r["cif_file"]), symmetrized_cif(structure))
 
     created = datetime.now(UTC).isoformat(timespec="seconds")

@@ -47,6 +47,8 @@ if TYPE_CHECKING:
     import pandas as pd
     from pymatgen.core import Structure
 
+    from materials_ai.data.records import Molecule
+
 #: Ids of the report's sections, in page order (optional ones included).
 SECTION_IDS = (
     "summary",
@@ -132,14 +134,14 @@ class ReportContext:
     ranked_metadata: Mapping[str, Any]
     target_units: Mapping[str, str]
     pool_size: int | None
-    structures: Mapping[str, Structure] = field(default_factory=dict)
+    structures: Mapping[str, Structure | Molecule] = field(default_factory=dict)
 
 
 def load_report_context(
     run_dir: str | Path,
     *,
     top: int = 25,
-    structures: Mapping[str, Structure] | None = None,
+    structures: Mapping[str, Structure | Molecule] | None = None,
     load_pool: bool = False,
 ) -> ReportContext:
     """Read what the report needs from ``run_dir``.
@@ -700,7 +702,7 @@ def write_report(
     *,
     lang: str = "en",
     top: int = 25,
-    structures: Mapping[str, Structure] | None = None,
+    structures: Mapping[str, Structure | Molecule] | None = None,
     load_pool: bool = False,
 ) -> Path:
     """Write the HTML report of a run directory.

@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from materials_ai.acquisition.objective import DesirabilityObjective
-from materials_ai.data.records import Candidate
+from materials_ai.data.records import Candidate, Molecule
+from materials_ai.report.structures import molfile
 from materials_ai.surrogates.prediction import Prediction
 
 #: Version of the ranked-list layout (columns and JSON keys).
@@ -215,14 +216,9 @@ def write_ranked_list(
         old.unlink()
     for _, row in ranked.table.head(top_cifs).iterrows():
         structure = candidates[int(row["_structure_index"])].structure
-        if hasattr(structure, "smiles"):  # a Molecule: MDL molfile, 2D coordinates
-            from rdkit import Chem
-            from rdkit.Chem import AllChem
-
-            mol = structure.to_rdkit()
-            AllChem.Compute2DCoords(mol)
+        if isinstance(structure, Molecule):  # MDL molfile, 2D coordinates
             name = cif_file_name(int(row["rank"]), str(row["id"]), str(row["formula"]))
-            Chem.MolToMolFile(mol, str(cif_dir / (name.removesuffix(".cif") + ".mol")))
+            (cif_dir / (name.removesuffix(".cif") + ".mol")).write_text(molfile(structure))
             continue
         try:
             writer = CifWriter(structure, symprec=0.1)

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
+    from materials_ai.data.records import Molecule
+
 logger = logging.getLogger(__name__)
 
 #: Symmetry tolerance in Å.
@@ -150,3 +152,13 @@ def symmetrized_cif(structure: Structure) -> str:
     except Exception:  # symmetry detection can fail on odd cells; write P1 then
         writer = CifWriter(structure)
     return str(writer)
+
+
+def molfile(molecule: Molecule) -> str:
+    """MDL molfile text of ``molecule`` with 2D coordinates (RDKit depiction)."""
+    from rdkit import Chem
+    from rdkit.Chem import rdDepictor
+
+    mol = molecule.to_rdkit()
+    rdDepictor.Compute2DCoords(mol)
+    return str(Chem.MolToMolBlock(mol))

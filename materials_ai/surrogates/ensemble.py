@@ -80,13 +80,13 @@ def _train_member_task(args: dict[str, Any]) -> tuple[StateDict, MemberReport]:
     threads = worker_threads()
     if threads is not None:
         torch.set_num_threads(threads)
-    checkpoint = args.get("checkpoint_path")
+    checkpoint: str | Path | None = args.get("checkpoint_path")
     done = None if checkpoint is None else Path(checkpoint).with_suffix(".done.pt")
     if done is not None and done.exists():
         saved = torch.load(done, map_location="cpu", weights_only=True)
         return saved["state"], MemberReport(**json.loads(saved["report"]))
     state, report = train_member(**args)
-    if done is not None:
+    if checkpoint is not None and done is not None:
         tmp = done.with_name(done.name + ".tmp")
         torch.save({"state": state, "report": json.dumps(dataclasses.asdict(report))}, tmp)
         os.replace(tmp, done)

@@ -523,8 +523,8 @@ def read_structure_file(path: Path):  # type: ignore[no-untyped-def]
             from ase.io import read
             from pymatgen.io.ase import AseAtomsAdaptor
 
-            atoms = read(str(path), index=0, format="extxyz")
-            return AseAtomsAdaptor.get_structure(atoms)
+            atoms = read(str(path), index=0, format="extxyz")  # index=0: one frame
+            return AseAtomsAdaptor.get_structure(atoms)  # type: ignore[arg-type]
         return Structure.from_file(str(path))
 
 

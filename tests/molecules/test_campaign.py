@@ -44,6 +44,15 @@ def test_two_iteration_molecular_campaign_end_to_end(
     assert set(screened["id"]) == {"m33", "m34"}
     assert (screened["code"] == "PFAS (OECD 2021)").all()
     assert summary.targets_total is not None and summary.targets_total > 0
+    # The lab bundle of a molecular campaign: molfiles instead of CIFs, no lattice columns.
+    from materials_ai.report.bundle import write_bundle
+
+    paths = write_bundle(tmp_path / "run", tmp_path / "to_lab", top=5, lang="en")
+    table = pd.read_csv(paths["csv"], dtype={"id": str})
+    assert table["cif_file"].str.endswith(".mol").all()
+    assert table["spacegroup_number"].isna().all()
+    for name in table["cif_file"]:
+        assert "M  END" in (paths["csv"].parent / name).read_text()
 
 
 def test_unknown_pool_screen_is_a_config_error() -> None:
