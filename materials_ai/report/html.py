@@ -39,6 +39,7 @@ import numpy as np
 from materials_ai.acquisition.objective import DesirabilityObjective
 from materials_ai.campaign.config import WorkflowConfig, load_workflow
 from materials_ai.campaign.state import CampaignState, load_state
+from materials_ai.data.records import Molecule
 from materials_ai.report import analysis, plots
 from materials_ai.report.i18n import crystal_system_label, target_label, translator
 from materials_ai.report.structures import StructureSummary, summarize_structure
@@ -46,8 +47,6 @@ from materials_ai.report.structures import StructureSummary, summarize_structure
 if TYPE_CHECKING:
     import pandas as pd
     from pymatgen.core import Structure
-
-    from materials_ai.data.records import Molecule
 
 #: Ids of the report's sections, in page order (optional ones included).
 SECTION_IDS = (
@@ -389,7 +388,7 @@ def _structures(ctx: ReportContext, lang: str, t: Callable[..., str], top: int) 
     for _, r in ctx.ranked.head(top).iterrows():
         cid = str(r["id"])
         structure = ctx.structures.get(cid)
-        if structure is None or not hasattr(structure, "lattice"):  # none, or a molecule
+        if structure is None or isinstance(structure, Molecule):  # no cell to summarise
             continue
         s = summaries.setdefault(cid, summarize_structure(structure))
         rows.append(
