@@ -60,7 +60,10 @@ def apply_pool_screens(
     from materials_ai.candidates.screens import run_screens
 
     candidates = [r.as_candidate(source=dataset.name) for r in dataset.records]
-    survivors, report = run_screens(candidates, [make_pool_screen(n) for n in names])
+    # Pool screens read only ``id`` and ``structure``, which plain candidates (crystals or
+    # molecules) have; the generator's screens need a GeneratedCandidate.
+    pool: list[Any] = candidates
+    survivors, report = run_screens(pool, [make_pool_screen(n) for n in names])
     keep = {c.id for c in survivors}
     if run_dir is not None:
         import pandas as pd

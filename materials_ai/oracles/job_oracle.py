@@ -197,7 +197,7 @@ class JobOracle:
 
     def __init__(
         self,
-        task: Task,
+        task: Task[Any],
         store: JobStore | str | Path,
         *,
         name: str | None = None,

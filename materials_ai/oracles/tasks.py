@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from materials_ai.errors import OracleError
 
@@ -63,8 +63,12 @@ class TaskResult:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-class Task(Protocol):
-    """Computes results for structures; runs in a worker process."""
+#: What a task computes on: a crystal ``Structure`` or a ``Molecule`` (contravariant).
+StructureT_contra = TypeVar("StructureT_contra", contravariant=True)
+
+
+class Task(Protocol[StructureT_contra]):
+    """Computes results for structures (crystals or molecules); runs in a worker process."""
 
     kind: ClassVar[str]
     fidelity: ClassVar[str]
@@ -83,7 +87,7 @@ class Task(Protocol):
 
     def run_batch(
         self,
-        structures: Sequence[Structure],
+        structures: Sequence[StructureT_contra],
         workdirs: Sequence[Path],
         on_start: Callable[[int], None],
     ) -> Iterator[TaskResult]:
