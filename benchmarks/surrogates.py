@@ -80,6 +80,8 @@ def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None): 
         node[leaf] = value
     if args.max_train:
         data["max_train"] = args.max_train
+    if args.tag:
+        data["name"] = f"{data['name']}_{args.tag}"
     if fold is not None:
         data["split"]["fold"] = fold
         data["name"] = f"{data['name']}_fold{fold}"
@@ -132,7 +134,7 @@ def run_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
     """
     from materials_ai.surrogates.jobs import TRAINING_FILE, recalibrate_model
 
-    name = args.config or "castelli_cgcnn"
+    name = (args.config or "castelli_cgcnn") + (f"_{args.tag}" if args.tag else "")
     folders = (
         [RUNS / f"{name}_fold{k}" for k in range(args.folds)]
         if name.startswith("castelli")
@@ -292,6 +294,11 @@ def main() -> None:
         default=0,
         help="train members in parallel on this many Dask workers (0: one after another)",
     )
+    parser.add_argument(
+        "--tag",
+        default="",
+        help="suffix of the run folders and the results file (keeps runs of other budgets)",
+    )
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--oxidation", action="store_true", help="oxidation-state features")
     parser.add_argument("--n", type=int, default=5000, help="throughput: structures")
@@ -326,6 +333,8 @@ def main() -> None:
     )
     if args.task == "throughput" and args.workers:
         suffix += f"_{args.workers}workers"
+    if args.tag:
+        suffix += f"_{args.tag}"
     out = RESULTS / f"surrogates_{args.task}{suffix}.json"
     out.write_text(json.dumps(result, indent=1, default=float))
     print(f"wrote {out}")
