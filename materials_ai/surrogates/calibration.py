@@ -25,6 +25,7 @@ acquisition functions keep the Gaussian mean, std and member samples.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Literal
 
@@ -114,13 +115,7 @@ def recalibrated(
     if scales:
         prediction = apply_std_scales(prediction, scales)
     if errors:
-        prediction = Prediction(
-            mean=prediction.mean,
-            std=prediction.std,
-            samples=prediction.samples,
-            target_names=prediction.target_names,
-            errors=dict(errors),
-        )
+        prediction = dataclasses.replace(prediction, errors=dict(errors))
     return prediction
 
 

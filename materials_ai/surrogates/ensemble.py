@@ -20,6 +20,7 @@ from materials_ai.errors import SurrogateError
 from materials_ai.graphs.builder import build_graphs
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import (
+    apply_std_scales,
     fit_error_distributions,
     fit_std_scales,
     recalibrated,
@@ -127,6 +128,8 @@ class GraphEnsembleSurrogate:
         self._states: list[StateDict] = []
         self._models: list[CGCNN] | None = None
         self.last_fit: FitReport | None = None
+        #: The ``fit`` record of the folder this surrogate was loaded from (kept on save).
+        self._loaded_fit: dict[str, Any] | None = None
         #: Target -> factor applied to the std (and member spread) by ``predict*``; fitted
         #: on held-out data by :meth:`recalibrate`. Empty: no recalibration.
         self.std_scales: dict[str, float] = {}
@@ -326,7 +329,7 @@ class GraphEnsembleSurrogate:
         raw = self.predict_graphs(graphs)
         labels = np.asarray(y, np.float64)
         self.std_scales = fit_std_scales(labels, raw)
-        scaled = recalibrated(raw, self.std_scales, {})
+        scaled = apply_std_scales(raw, self.std_scales)
         self.error_distributions = fit_error_distributions(labels, scaled)
         return dict(self.std_scales)
 
@@ -358,7 +361,7 @@ class GraphEnsembleSurrogate:
             "config": self.config.model_dump(mode="json"),
             "std_scales": dict(self.std_scales),
             "error_quantiles": {k: v.to_list() for k, v in self.error_distributions.items()},
-            "fit": None
+            "fit": self._loaded_fit
             if self.last_fit is None
             else {
                 "n_train": self.last_fit.n_train,
@@ -399,8 +402,13 @@ class GraphEnsembleSurrogate:
             member, _, name = key.partition(".")
             states[int(member.removeprefix("member"))][name] = value
         surrogate._states = states
+        surrogate._loaded_fit = meta.get("fit")
         surrogate.std_scales = {k: float(v) for k, v in meta.get("std_scales", {}).items()}
-        surrogate.error_distributions = {
-            k: StandardizedErrors.from_list(v) for k, v in meta.get("error_quantiles", {}).items()
-        }
+        for target, values in meta.get("error_quantiles", {}).items():
+            try:
+                surrogate.error_distributions[target] = StandardizedErrors.from_list(values)
+            except (TypeError, ValueError) as error:
+                raise SurrogateError(
+                    f"{meta_path}: error_quantiles of {target!r} are invalid: {error}"
+                ) from None
         return surrogate

@@ -37,6 +37,7 @@ from materials_ai.tracking import TrackingConfig
 if TYPE_CHECKING:
     from materials_ai.graphs.packed import PackedGraphs
     from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+    from materials_ai.surrogates.prediction import Prediction
 
 logger = logging.getLogger(__name__)
 
@@ -177,21 +178,52 @@ def evaluate_parts(
     parts: dict[str, np.ndarray],
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Metrics per split part and target: ``{part: {target: metrics}}``."""
-    from materials_ai.surrogates.metals import gap_metrics, is_gap_target
-    from materials_ai.surrogates.metrics import regression_metrics
+    return {
+        part: _prediction_metrics(
+            surrogate.predict_graphs(graphs.select(idx)), y[idx], use_errors=True
+        )
+        for part, idx in parts.items()
+        if len(idx) > 0
+    }
 
-    out: dict[str, dict[str, dict[str, float]]] = {}
+
+def _evaluate_readings(
+    surrogate: GraphEnsembleSurrogate,
+    graphs: PackedGraphs,
+    y: np.ndarray,
+    parts: dict[str, np.ndarray],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Metrics with the fitted error distributions, and with the Gaussian reading of the
+    same recalibrated std (what an acquisition function sees), from one prediction per part.
+
+    Without fitted distributions both are the same metrics.
+    """
+    fitted: dict[str, dict[str, dict[str, float]]] = {}
+    gaussian: dict[str, dict[str, dict[str, float]]] = {}
     for part, idx in parts.items():
         if len(idx) == 0:
             continue
         prediction = surrogate.predict_graphs(graphs.select(idx))
-        out[part] = {}
-        for j, t in enumerate(surrogate.target_names):
-            args = (y[idx, j], prediction.mean[:, j], prediction.std[:, j])
-            errors = prediction.errors.get(t)
-            out[part][t] = regression_metrics(*args, errors=errors)
-            if is_gap_target(t):  # metals: classification and non-metal figures
-                out[part][t] |= gap_metrics(*args, errors=errors)
+        fitted[part] = _prediction_metrics(prediction, y[idx], use_errors=True)
+        if prediction.errors:
+            gaussian[part] = _prediction_metrics(prediction, y[idx], use_errors=False)
+    return fitted, (gaussian or fitted)
+
+
+def _prediction_metrics(
+    prediction: Prediction, y: np.ndarray, *, use_errors: bool
+) -> dict[str, dict[str, float]]:
+    """``{target: metrics}`` of a prediction against `n x t` labels."""
+    from materials_ai.surrogates.metals import gap_metrics, is_gap_target
+    from materials_ai.surrogates.metrics import regression_metrics
+
+    out: dict[str, dict[str, float]] = {}
+    for j, t in enumerate(prediction.target_names):
+        args = (y[:, j], prediction.mean[:, j], prediction.std[:, j])
+        errors = prediction.errors.get(t) if use_errors else None
+        out[t] = regression_metrics(*args, errors=errors)
+        if is_gap_target(t):  # metals: classification and non-metal figures
+            out[t] |= gap_metrics(*args, errors=errors)
     return out
 
 
@@ -255,7 +287,7 @@ def run_training(
     raw_metrics = evaluate_parts(surrogate, graphs, y, parts)
     if config.recalibrate and len(val_idx) >= 2:
         surrogate.recalibrate(graphs.select(val_idx), y[val_idx])
-    metrics, gaussian = _evaluate_recalibrated(surrogate, graphs, y, parts)
+    metrics, gaussian = _evaluate_readings(surrogate, graphs, y, parts)
     surrogate.save(out_dir)
     shutil.rmtree(out_dir / "checkpoints", ignore_errors=True)
     summary = {
@@ -289,23 +321,6 @@ def run_training(
     return summary
 
 
-def _evaluate_recalibrated(
-    surrogate: GraphEnsembleSurrogate,
-    graphs: PackedGraphs,
-    y: np.ndarray,
-    parts: dict[str, np.ndarray],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Metrics with the fitted error distributions, and with the Gaussian reading of the
-    same recalibrated std (what an acquisition function sees)."""
-    metrics = evaluate_parts(surrogate, graphs, y, parts)
-    errors, surrogate.error_distributions = surrogate.error_distributions, {}
-    try:
-        gaussian = evaluate_parts(surrogate, graphs, y, parts) if errors else metrics
-    finally:
-        surrogate.error_distributions = errors
-    return metrics, gaussian
-
-
 def _recalibration_summary(surrogate: GraphEnsembleSurrogate) -> dict[str, Any]:
     """The fitted recalibration, as ``training.json`` records it."""
     return {
@@ -330,32 +345,21 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     Returns:
         The updated ``training.json`` content.
     """
-    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
-
-    model_dir = Path(model_dir)
-    info_path = model_dir / TRAINING_FILE
-    if not info_path.exists():
-        raise SurrogateError(f"{info_path} not found: the model was not made by `train`")
-    summary = json.loads(info_path.read_text())
-    config = TrainJobConfig.model_validate(summary["config"])
-    surrogate = GraphEnsembleSurrogate.load(model_dir)
-    dataset, graphs = _dataset_and_graphs(
-        config.dataset, config.targets, surrogate.config.graph, False
-    )
-    split = resolve_split(config.dataset, config.split, config.max_train)
-    parts = {"val": _indices(dataset.ids, split.val), "test": _indices(dataset.ids, split.test)}
+    model = _TrainedModel.open(model_dir)
+    parts = {"val": model.part("val"), "test": model.part("test")}
     if len(parts["val"]) < 2:
-        raise SurrogateError(f"{model_dir}: the split has no validation ids to recalibrate on")
-    y = dataset.target_matrix(config.targets)
-    surrogate.recalibrate(graphs.select(parts["val"]), y[parts["val"]])
-    summary["metrics"], summary["metrics_gaussian"] = _evaluate_recalibrated(
-        surrogate, graphs, y, parts
+        raise SurrogateError(f"{model.folder}: the split has no validation ids to recalibrate on")
+    surrogate = model.surrogate
+    surrogate.recalibrate(model.graphs.select(parts["val"]), model.y[parts["val"]])
+    summary = model.summary
+    summary["metrics"], summary["metrics_gaussian"] = _evaluate_readings(
+        surrogate, model.graphs, model.y, parts
     )
     summary |= _recalibration_summary(surrogate)
     summary["recalibrated"] = time.strftime("%Y-%m-%d")
-    _save_keeping_fit(surrogate, model_dir)
-    info_path.write_text(json.dumps(summary, indent=1, default=float))
-    card_path = model_dir / "MODEL_CARD.md"
+    surrogate.save(model.folder)  # keeps the fit record it was loaded with
+    (model.folder / TRAINING_FILE).write_text(json.dumps(summary, indent=1, default=float))
+    card_path = model.folder / "MODEL_CARD.md"
     old_card = card_path.read_text() if card_path.exists() else ""
     card_path.write_text(model_card(summary) + added_card_sections(old_card))
     return summary
@@ -368,17 +372,6 @@ def added_card_sections(card: str) -> str:
         return ""
     added = card.find("\n## ", start + 1)
     return "" if added < 0 else card[added + 1 :].rstrip() + "\n"
-
-
-def _save_keeping_fit(surrogate: GraphEnsembleSurrogate, model_dir: Path) -> None:
-    """Save ``surrogate`` into ``model_dir`` keeping the ``fit`` record already there."""
-    from materials_ai.surrogates.ensemble import CONFIG_FILE
-
-    fit = json.loads((model_dir / CONFIG_FILE).read_text()).get("fit")
-    surrogate.save(model_dir)
-    meta = json.loads((model_dir / CONFIG_FILE).read_text())
-    meta["fit"] = fit
-    (model_dir / CONFIG_FILE).write_text(json.dumps(meta, indent=2, default=float))
 
 
 _ARCHITECTURES = {
@@ -489,25 +482,51 @@ def model_card(summary: dict[str, Any]) -> str:
 
 def evaluate_model(model_dir: str | Path, part: str = "test") -> dict[str, dict[str, float]]:
     """Metrics of a trained model on a part of the split it was trained with."""
-    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
-
-    model_dir = Path(model_dir)
-    info_path = model_dir / TRAINING_FILE
-    if not info_path.exists():
-        raise SurrogateError(f"{info_path} not found: the model was not made by `train`")
-    config = TrainJobConfig.model_validate(json.loads(info_path.read_text())["config"])
-    surrogate = GraphEnsembleSurrogate.load(model_dir)
-    dataset, graphs = _dataset_and_graphs(
-        config.dataset, config.targets, surrogate.config.graph, False
-    )
-    split = resolve_split(config.dataset, config.split, config.max_train)
-    ids = {"train": split.train, "val": split.val, "test": split.test}
-    if part not in ids:
+    if part not in ("train", "val", "test"):
         raise ConfigError(f"unknown split part {part!r}; use train, val or test")
-    idx = _indices(dataset.ids, ids[part])
-    return evaluate_parts(surrogate, graphs, dataset.target_matrix(config.targets), {part: idx})[
-        part
-    ]
+    model = _TrainedModel.open(model_dir)
+    return evaluate_parts(model.surrogate, model.graphs, model.y, {part: model.part(part)})[part]
+
+
+@dataclass
+class _TrainedModel:
+    """A model folder written by :func:`run_training`, with its data and split resolved."""
+
+    folder: Path
+    summary: dict[str, Any]
+    surrogate: GraphEnsembleSurrogate
+    graphs: PackedGraphs
+    y: np.ndarray
+    ids: tuple[str, ...]
+    split: SplitIds
+
+    @classmethod
+    def open(cls, model_dir: str | Path) -> _TrainedModel:
+        from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+        folder = Path(model_dir)
+        info_path = folder / TRAINING_FILE
+        if not info_path.exists():
+            raise SurrogateError(f"{info_path} not found: the model was not made by `train`")
+        summary = json.loads(info_path.read_text())
+        config = TrainJobConfig.model_validate(summary["config"])
+        surrogate = GraphEnsembleSurrogate.load(folder)
+        dataset, graphs = _dataset_and_graphs(
+            config.dataset, config.targets, surrogate.config.graph, False
+        )
+        return cls(
+            folder=folder,
+            summary=summary,
+            surrogate=surrogate,
+            graphs=graphs,
+            y=dataset.target_matrix(config.targets),
+            ids=tuple(dataset.ids),
+            split=resolve_split(config.dataset, config.split, config.max_train),
+        )
+
+    def part(self, name: str) -> np.ndarray:
+        """Row indices of the split part ``train``, ``val`` or ``test``."""
+        return _indices(self.ids, getattr(self.split, name))
 
 
 def read_structure_file(path: Path):  # type: ignore[no-untyped-def]

@@ -175,6 +175,12 @@ def test_recalibration_survives_save_and_load(
     np.testing.assert_array_equal(after.std, before.std)
     for a, b in zip(after.interval(0.9), before.interval(0.9), strict=True):
         np.testing.assert_array_equal(a, b)
+    # A damaged quantile list is an error naming the file and the target.
+    meta = json.loads((tmp_path / "recalibrated" / CONFIG_FILE).read_text())
+    meta["error_quantiles"]["mean_z"] = meta["error_quantiles"]["mean_z"][:-1]
+    (tmp_path / "recalibrated" / CONFIG_FILE).write_text(json.dumps(meta))
+    with pytest.raises(SurrogateError, match=r"surrogate\.json: error_quantiles of 'mean_z'"):
+        GraphEnsembleSurrogate.load(tmp_path / "recalibrated")
 
 
 def test_saved_files_are_json_and_tensors_only(
