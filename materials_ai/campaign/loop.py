@@ -46,9 +46,8 @@ from materials_ai.oracles.replay import ReplayOracle
 if TYPE_CHECKING:
     from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
-    from materials_ai.graphs.packed import PackedGraphs
     from materials_ai.oracles.base import Oracle
-    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+    from materials_ai.surrogates.base import PoolFeatures, PoolSurrogate
     from materials_ai.surrogates.prediction import Prediction
     from materials_ai.tracking import Tracker
 
@@ -146,9 +145,9 @@ class Campaign:
         self.pool: list[Candidate] = []
         self.index_of: dict[str, int] = {}
         self.chemsys_codes: np.ndarray | None = None
-        self.graphs: PackedGraphs | None = None
+        self.features: PoolFeatures | None = None
         self.oracle: Oracle | None = None
-        self.surrogate: GraphEnsembleSurrogate | None = None
+        self.surrogate: PoolSurrogate | None = None
         self.target_units: dict[str, str] = {}
         self.targets_total: int | None = None
 
@@ -278,8 +277,7 @@ class Campaign:
         if self._prepared:
             return
         from materials_ai.data.registry import get_card
-        from materials_ai.graphs.cache import load_or_build_graphs
-        from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+        from materials_ai.surrogates.kinds import build_surrogate, load_surrogate
 
         dataset = self._load_dataset()
         if self.config.data.screens:  # e.g. pfas_free: rules applied before any label
@@ -316,41 +314,19 @@ class Campaign:
             replay.resubmit(self.state.pending_tickets())
             self.targets_total = replay.count_satisfying(self.objective)
             self.oracle = replay
-        if self.config.surrogate.kind == "gp":  # descriptor GP: no graphs (surrogates/gp.py)
-            self._prepare_gp()
-            self._prepared = True
-            return
-        self.graphs = load_or_build_graphs(
-            [c.structure for c in self.pool],
-            [c.id for c in self.pool],
-            self.config.surrogate.graph,
-            source=f"{card.name}:{card.sha256}",
-        )
-        self.surrogate = GraphEnsembleSurrogate(
+        # The surrogate kind decides what the pool becomes (graphs, a feature table);
+        # the loop only passes it back to the same surrogate (surrogates/kinds.py).
+        self.surrogate = build_surrogate(
             self.config.surrogate,
             self.config.targets,
             [self.target_units.get(t, "") for t in self.config.targets],
         )
+        self.features = self.surrogate.featurize_pool(
+            self.pool, source=f"{card.name}:{card.sha256}"
+        )
         if self.state.model_dir:
-            self.surrogate = GraphEnsembleSurrogate.load(self.run_dir / self.state.model_dir)
+            self.surrogate = load_surrogate(self.run_dir / self.state.model_dir)
         self._prepared = True
-
-    def _prepare_gp(self) -> None:
-        """Descriptors of the pool and a GP surrogate, kept where graphs and the ensemble
-        are: the GP's ``fit_graphs``/``predict_graphs`` take the descriptor table."""
-        from materials_ai.surrogates.descriptors import DescriptorTable
-        from materials_ai.surrogates.gp import GPSurrogate
-
-        config = self.config.surrogate
-        assert config.kind == "gp"
-        self.graphs = DescriptorTable.build(  # type: ignore[assignment]
-            [c.structure for c in self.pool], [c.id for c in self.pool], config.descriptor
-        )
-        self.surrogate = GPSurrogate(  # type: ignore[assignment]
-            config, self.config.targets, [self.target_units.get(t, "") for t in self.config.targets]
-        )
-        if self.state.model_dir:
-            self.surrogate = GPSurrogate.load(self.run_dir / self.state.model_dir)  # type: ignore[assignment]
 
     # -- the stage machine ------------------------------------------------------------
 
@@ -498,12 +474,12 @@ class Campaign:
         return indices, y
 
     def _stage_train(self) -> None:
-        assert self.surrogate is not None and self.graphs is not None
+        assert self.surrogate is not None and self.features is not None
         indices, y = self._training_data()
         if self._validates():
             self._check_trainable(y)
-        report = self.surrogate.fit_graphs(
-            self.graphs.select(indices),
+        report = self.surrogate.fit_pool(
+            self.features.select(indices),
             y,
             warm_start=self.config.loop.warm_start,
             executor=self.executor,
@@ -545,10 +521,10 @@ class Campaign:
         return self.run_dir / "scores" / f"iter_{self.state.iteration:03d}.npz"
 
     def _stage_score(self) -> None:
-        assert self.surrogate is not None and self.graphs is not None
-        # Partitions of the pool on the executor, weights scattered once; the result is
-        # bit-identical to predict_graphs without an executor (see surrogates/scoring.py).
-        prediction = self.surrogate.predict_graphs(self.graphs, executor=self.executor)
+        assert self.surrogate is not None and self.features is not None
+        # With an executor, partitions of the pool are scored in parallel; the result is
+        # identical to scoring without one (see surrogates/scoring.py).
+        prediction = self.surrogate.predict_pool(self.features, executor=self.executor)
         assert prediction.samples is not None
         path = self._scores_path()
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -122,6 +122,10 @@ class CGCNN(nn.Module):
 
     def forward(self, data: Data) -> torch.Tensor:
         """Return standardised predictions, `g x t` for a batch of ``g`` graphs."""
+        return self.readout(self.embed(data))
+
+    def embed(self, data: Data) -> torch.Tensor:
+        """Return the pooled crystal embedding (the readout's input), `g x embedding_dim`."""
         z = data.z
         if int(z.max()) > MAX_Z:
             raise ValueError(f"atomic number {int(z.max())} above the supported {MAX_Z}")
@@ -137,8 +141,7 @@ class CGCNN(nn.Module):
         edge_attr = self.expansion(data.edge_dist)
         for conv in self.convs:
             x = conv(x, data.edge_index, edge_attr)
-        pooled = global_mean_pool(x, data.batch, size=int(data.num_graphs))
-        return self.readout(pooled)
+        return global_mean_pool(x, data.batch, size=int(data.num_graphs))
 
     def predict(self, data: Data) -> torch.Tensor:
         """Return predictions in target units, `g x t`."""

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from materials_ai.graphs.config import GraphConfig
 
@@ -197,6 +205,21 @@ class EnsembleConfig(BaseModel):
         return self
 
 
+class FeatureBlockConfig(BaseModel):
+    """One featurizer's columns in a GP's input.
+
+    Attributes:
+        featurizer: Registry name (``composition``, ``mp2018_embedding``, ``chgnet`` …).
+        pca: Keep this many principal components of the block's standardised columns
+            (None: every column).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    featurizer: str
+    pca: int | None = Field(None, ge=1)
+
+
 class GPConfig(BaseModel):
     """Exact Gaussian processes on fixed-length descriptors (one GP per target).
 
@@ -210,7 +233,11 @@ class GPConfig(BaseModel):
         kind: Registry name of the surrogate (required: ``gp``).
         seed: Seeds the posterior draws (``seed``, iteration) and any optimiser restart.
         descriptor: ``perovskite`` (A/B element properties, anion set, oxidation states,
-            tolerance factor; 5-atom ABX3 cells) or ``composition`` (any structure).
+            tolerance factor; 5-atom ABX3 cells) or ``composition`` (any structure); used
+            when ``features`` is empty.
+        features: Featurizer blocks of the input, in order (a name, or ``{featurizer,
+            pca}``), e.g. ``[composition, {featurizer: chgnet, pca: 16}]``; see
+            :mod:`materials_ai.surrogates.featurizers`. Empty: ``[descriptor]``.
         kernel: ``rbf`` or ``matern52`` (both with one lengthscale per descriptor).
         n_samples: Posterior draws per candidate and target (the ``s`` of the samples).
         warm_start: In a campaign with ``loop.warm_start``, start each fit's optimiser
@@ -225,11 +252,35 @@ class GPConfig(BaseModel):
     kind: Literal["gp"]
     seed: int = 0
     descriptor: Literal["perovskite", "composition"] = "perovskite"
+    features: tuple[FeatureBlockConfig, ...] = ()
     kernel: Literal["rbf", "matern52"] = "rbf"
     n_samples: int = Field(64, ge=2, le=4096)
     warm_start: bool = True
     max_iter: int = Field(100, ge=1)
     predict_chunk: int = Field(4096, ge=1)
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _names_as_blocks(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"featurizer": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("features")
+    @classmethod
+    def _known_featurizers(
+        cls, value: tuple[FeatureBlockConfig, ...]
+    ) -> tuple[FeatureBlockConfig, ...]:
+        from materials_ai.surrogates.featurizers import FEATURIZERS
+
+        unknown = [b.featurizer for b in value if b.featurizer not in FEATURIZERS]
+        if unknown:
+            raise ValueError(f"unknown featurizer(s) {unknown}; known: {list(FEATURIZERS)}")
+        return value
+
+    def feature_blocks(self) -> tuple[FeatureBlockConfig, ...]:
+        """The input's blocks (``features``, or the one ``descriptor`` block)."""
+        return self.features or (FeatureBlockConfig(featurizer=self.descriptor),)
 
 
 def _surrogate_kind(data: Any) -> str:

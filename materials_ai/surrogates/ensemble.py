@@ -27,6 +27,7 @@ from materials_ai.surrogates.calibration import (
 )
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.surrogates.error_distribution import StandardizedErrors
+from materials_ai.surrogates.kinds import SurrogateKind
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
@@ -340,6 +341,44 @@ class GraphEnsembleSurrogate:
         )
         return self.predict_graphs(graphs)
 
+    # -- the campaign's contract (PoolSurrogate) ---------------------------------------
+
+    def featurize_pool(
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        source: str | None,
+        executor: Executor | None = None,
+    ) -> PackedGraphs:
+        """The pool's graphs, from the disk cache under ``source`` when given."""
+        structures = [c.structure for c in candidates]
+        ids = [c.id for c in candidates]
+        if source is None:
+            return build_graphs(structures, ids, self.config.graph, executor=executor)
+        from materials_ai.graphs.cache import load_or_build_graphs
+
+        return load_or_build_graphs(structures, ids, self.config.graph, source=source)
+
+    def fit_pool(
+        self,
+        features: PackedGraphs,
+        y: np.ndarray,
+        *,
+        warm_start: bool = False,
+        executor: Executor | None = None,
+        seed_offset: int = 0,
+    ) -> FitReport:
+        """:meth:`fit_graphs` on the labelled rows of a featurized pool."""
+        return self.fit_graphs(
+            features, y, warm_start=warm_start, executor=executor, seed_offset=seed_offset
+        )
+
+    def predict_pool(
+        self, features: PackedGraphs, *, executor: Executor | None = None
+    ) -> Prediction:
+        """:meth:`predict_graphs` on a featurized pool."""
+        return self.predict_graphs(features, executor=executor)
+
     # -- persistence ------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:
@@ -412,3 +451,13 @@ class GraphEnsembleSurrogate:
                     f"{meta_path}: error_quantiles of {target!r} are invalid: {error}"
                 ) from None
         return surrogate
+
+
+def _create(
+    config: Any, target_names: Sequence[str], target_units: Sequence[str]
+) -> GraphEnsembleSurrogate:
+    return GraphEnsembleSurrogate(config, target_names, target_units)
+
+
+#: The ``graph_ensemble`` entry of the surrogate-kind registry (``surrogates/kinds.py``).
+SURROGATE_KIND = SurrogateKind(create=_create, load=GraphEnsembleSurrogate.load)

@@ -22,7 +22,6 @@ import json
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,87 +30,36 @@ import torch
 
 from materials_ai.errors import SurrogateError
 from materials_ai.surrogates.config import GPConfig
-from materials_ai.surrogates.descriptors import (
-    DescriptorTable,
-    compute_descriptors,
-    descriptor_names,
+from materials_ai.surrogates.descriptors import DescriptorTable
+from materials_ai.surrogates.feature_table import BlockTransform, FeaturePipeline
+from materials_ai.surrogates.gp_results import (
+    GPFitReport,
+    GPTargetReport,
+    _seed,
+    moment_matched_samples,
 )
+from materials_ai.surrogates.kinds import SurrogateKind
 from materials_ai.surrogates.prediction import Prediction
 
 if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
 
+    from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
+
+__all__ = [
+    "SURROGATE_KIND",
+    "GPFitReport",
+    "GPSurrogate",
+    "GPTargetReport",
+    "moment_matched_samples",
+]
 
 CONFIG_FILE = "surrogate.json"
 WEIGHTS_FILE = "gp.pt"
 FORMAT_VERSION = 1
-
-
-def _seed(*parts: int) -> int:
-    """A 63-bit seed from integers (stable across processes)."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-@dataclass
-class GPTargetReport:
-    """The fit of one target's GP.
-
-    Attributes:
-        target: Target name.
-        n_train: Observations used (finite values of this target).
-        epochs: Optimiser iterations (L-BFGS-B steps; named like the ensemble's reports).
-        noise_std: Learned noise standard deviation, target unit.
-        lengthscales: `d` ARD lengthscales, in unit-cube descriptor units.
-        loo_mae: Leave-one-out mean absolute error, target unit (closed form).
-    """
-
-    target: str
-    n_train: int
-    epochs: int
-    noise_std: float
-    lengthscales: list[float]
-    loo_mae: float
-
-
-@dataclass
-class GPFitReport:
-    """Summary of a GP fit (the fields the campaign records, like ``FitReport``).
-
-    Attributes:
-        n_train: Labelled candidates given.
-        val_mae: Target -> leave-one-out MAE (target unit).
-        members: One report per target.
-        seconds: Wall time of the fit.
-        warm_start: Whether the optimiser started from the previous hyperparameters.
-    """
-
-    n_train: int
-    val_mae: dict[str, float]
-    members: list[GPTargetReport] = field(default_factory=list)
-    seconds: float = 0.0
-    warm_start: bool = False
-
-
-def moment_matched_samples(
-    mean: np.ndarray, std: np.ndarray, n_samples: int, seed: int
-) -> np.ndarray:
-    """Draws whose per-entry sample mean and std (ddof = 1) equal ``mean`` and ``std``.
-
-    Args:
-        mean: `n x t`.
-        std: `n x t` (≥ 0).
-        n_samples: ``s`` ≥ 2.
-        seed: Seeds the standard normal draws.
-
-    Returns:
-        `s x n x t` float64.
-    """
-    rng = np.random.default_rng(seed)
-    z = rng.standard_normal((n_samples, *mean.shape))
-    z -= z.mean(axis=0, keepdims=True)
-    z /= z.std(axis=0, ddof=1, keepdims=True)
-    return mean[None] + std[None] * z
+#: Key of the fitted feature transform in the weights file (never a target name).
+FEATURES_KEY = "__features__"
 
 
 class GPSurrogate:
@@ -138,7 +86,8 @@ class GPSurrogate:
         self.target_units = tuple(target_units or [""] * len(self.target_names))
         self.models: list[SingleTaskGP] = []
         self.draw_seed = _seed(config.seed, 0)
-        self.input_bounds: tuple[np.ndarray, np.ndarray] | None = None
+        #: Featurizer blocks -> unit-cube table; fitted on a pool (or a dataset's rows).
+        self.pipeline = FeaturePipeline(config.feature_blocks())
         self._train: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     @property
@@ -297,21 +246,51 @@ class GPSurrogate:
         )
 
     def fit(self, dataset: MaterialsDataset) -> GPFitReport:
-        """Fit on a labelled dataset (descriptors scaled with its own bounds, kept)."""
-        from materials_ai.surrogates.descriptors import unit_cube_bounds
-
-        raw = compute_descriptors([r.structure for r in dataset.records], self.config.descriptor)
-        self.input_bounds = unit_cube_bounds(raw)
+        """Fit on a labelled dataset (the feature transform is fitted on its rows, kept)."""
+        table = self.pipeline.fit_table(
+            [r.structure for r in dataset.records], [r.id for r in dataset.records], None
+        )
         y = np.array(
             [[r.targets.get(t, np.nan) for t in self.target_names] for r in dataset.records],
             dtype=np.float64,
         ).reshape(len(dataset.records), len(self.target_names))
-        return self.fit_descriptors(self._scale(raw), y)
+        return self.fit_descriptors(table.values, y)
 
-    def _scale(self, raw: np.ndarray) -> np.ndarray:
-        from materials_ai.surrogates.descriptors import scale_unit_cube
+    # -- the campaign's contract (PoolSurrogate) ---------------------------------------
 
-        return scale_unit_cube(raw, self.input_bounds)
+    def featurize_pool(
+        self,
+        candidates: Sequence[Candidate],
+        *,
+        source: str | None,
+        executor: Executor | None = None,
+    ) -> DescriptorTable:
+        """The pool's feature table (transform fitted on the pool itself, no labels)."""
+        del executor
+        return self.pipeline.fit_table(
+            [c.structure for c in candidates], [c.id for c in candidates], source
+        )
+
+    def fit_pool(
+        self,
+        features: DescriptorTable,
+        y: np.ndarray,
+        *,
+        warm_start: bool = False,
+        executor: Executor | None = None,
+        seed_offset: int = 0,
+    ) -> GPFitReport:
+        """:meth:`fit_graphs` under the campaign's name."""
+        return self.fit_graphs(
+            features, y, warm_start=warm_start, executor=executor, seed_offset=seed_offset
+        )
+
+    def predict_pool(
+        self, features: DescriptorTable, *, executor: Executor | None = None
+    ) -> Prediction:
+        """Posterior of every row of a featurized pool."""
+        del executor
+        return self.predict_descriptors(features.values)
 
     # -- prediction -------------------------------------------------------------------
 
@@ -393,14 +372,15 @@ class GPSurrogate:
         return self.predict_descriptors(table.values)
 
     def predict(self, candidates: Sequence[Candidate]) -> Prediction:
-        """Predict candidates (descriptors scaled with the bounds kept by :meth:`fit`)."""
-        if self.input_bounds is None:
+        """Predict candidates (featurized with the transform fitted by ``fit`` or on the
+        campaign's pool)."""
+        if self.pipeline.bounds is None:
             raise SurrogateError(
-                "predict(candidates) needs a surrogate fitted with fit(dataset); in a "
-                "campaign use predict_graphs(table)"
+                "predict(candidates) needs a fitted feature transform: fit(dataset), or a "
+                "surrogate saved by a campaign"
             )
-        raw = compute_descriptors([c.structure for c in candidates], self.config.descriptor)
-        return self.predict_descriptors(self._scale(raw))
+        table = self.pipeline.table([c.structure for c in candidates], [c.id for c in candidates])
+        return self.predict_descriptors(table.values)
 
     # -- persistence ------------------------------------------------------------------
 
@@ -418,16 +398,16 @@ class GPSurrogate:
             "target_names": list(self.target_names),
             "target_units": list(self.target_units),
             "draw_seed": self.draw_seed,
-            "descriptor_names": list(descriptor_names(self.config.descriptor)),
-            "input_bounds": None
-            if self.input_bounds is None
-            else [b.tolist() for b in self.input_bounds],
+            "feature_names": list(self.pipeline.names()),
         }
-        payload = {
+        payload: dict[str, Any] = {
             target: {"x": x, "y": y, "state": model.state_dict()}
             for target, model, (x, y) in zip(
                 self.target_names, self.models, self._train, strict=True
             )
+        }
+        payload[FEATURES_KEY] = {
+            k: torch.as_tensor(v) for k, v in self.pipeline.to_arrays().items()
         }
         torch.save(payload, path / WEIGHTS_FILE)
         (path / CONFIG_FILE).write_text(json.dumps(meta, indent=1))
@@ -450,10 +430,15 @@ class GPSurrogate:
             GPConfig.model_validate(meta["config"]), meta["target_names"], meta["target_units"]
         )
         surrogate.draw_seed = int(meta["draw_seed"])
-        if meta.get("input_bounds") is not None:
-            low, span = (np.asarray(b, dtype=np.float64) for b in meta["input_bounds"])
-            surrogate.input_bounds = (low, span)
         payload = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        if payload.get(FEATURES_KEY):
+            surrogate.pipeline.load_arrays({k: v.numpy() for k, v in payload[FEATURES_KEY].items()})
+        elif meta.get("input_bounds") is not None:  # folders written before the pipeline
+            low, span = (np.asarray(b, dtype=np.float64) for b in meta["input_bounds"])
+            surrogate.pipeline.bounds = (low, span)
+            surrogate.pipeline.transforms = [
+                BlockTransform(mean=np.zeros_like(low), scale=np.ones_like(low), components=None)
+            ]
         for target in surrogate.target_names:
             entry = payload[target]
             model = surrogate._build(entry["x"], entry["y"])
@@ -462,3 +447,11 @@ class GPSurrogate:
             surrogate.models.append(model)
             surrogate._train.append((entry["x"], entry["y"]))
         return surrogate
+
+
+def _create(config: Any, target_names: Sequence[str], target_units: Sequence[str]) -> GPSurrogate:
+    return GPSurrogate(config, target_names, target_units)
+
+
+#: The ``gp`` entry of the surrogate-kind registry (``surrogates/kinds.py``).
+SURROGATE_KIND = SurrogateKind(create=_create, load=GPSurrogate.load)

@@ -1,0 +1,60 @@
+"""Featurizers: structures to fixed-length vectors for Bayesian heads (GPs).
+
+Registered names (each entry is imported only when asked for):
+
+=====================  ==================================================================
+``composition``        fraction-weighted element-property statistics (any chemistry)
+``perovskite``         A/B-site properties, anions, oxidation states, tolerance factor
+                       (5-atom ABX3 cells only)
+``mp2018_embedding``   the pooled crystal embedding of the shipped MP-2018 CGCNN
+                       ensemble (the layer before the readout), averaged over members
+``mp2018_predictions`` that ensemble's mean formation energy (eV/atom) and PBE gap (eV)
+``chgnet``             CHGNet 0.3.0's crystal feature vector and energy per atom
+                       (pretrained on MPtrj; weights ship in the ``chgnet`` wheel)
+=====================  ==================================================================
+
+Add one with ``FEATURIZERS.register("name")`` on a zero-argument factory that returns a
+:class:`~materials_ai.surrogates.featurizers.base.Featurizer`.
+"""
+
+from __future__ import annotations
+
+from materials_ai.registry import Registry
+from materials_ai.surrogates.featurizers.base import (
+    FeatureProvenance,
+    Featurizer,
+    FeaturizerFactory,
+)
+
+FEATURIZERS: Registry[FeaturizerFactory] = Registry("featurizer")
+FEATURIZERS.register_lazy(
+    "composition", "materials_ai.surrogates.featurizers.descriptors:composition_featurizer"
+)
+FEATURIZERS.register_lazy(
+    "perovskite", "materials_ai.surrogates.featurizers.descriptors:perovskite_featurizer"
+)
+FEATURIZERS.register_lazy(
+    "mp2018_embedding", "materials_ai.surrogates.featurizers.embedding:mp2018_embedding"
+)
+FEATURIZERS.register_lazy(
+    "mp2018_predictions", "materials_ai.surrogates.featurizers.embedding:mp2018_predictions"
+)
+FEATURIZERS.register_lazy("chgnet", "materials_ai.surrogates.featurizers.chgnet:chgnet_featurizer")
+
+
+def build_featurizer(name: str) -> Featurizer:
+    """The featurizer registered as ``name``.
+
+    Raises:
+        ConfigError: If no featurizer has that name.
+    """
+    return FEATURIZERS.get(name)()
+
+
+__all__ = [
+    "FEATURIZERS",
+    "FeatureProvenance",
+    "Featurizer",
+    "FeaturizerFactory",
+    "build_featurizer",
+]

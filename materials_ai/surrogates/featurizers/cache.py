@@ -1,0 +1,86 @@
+"""Disk cache of feature matrices, keyed by the featurizer's fingerprint and the structures.
+
+Features of a pool are computed once (CHGNet on 18,928 perovskites takes minutes) and
+read back in milliseconds by every later campaign, benchmark seed and iteration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from materials_ai.settings import cache_dir
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+    from materials_ai.surrogates.featurizers.base import Featurizer
+
+logger = logging.getLogger(__name__)
+
+#: Bump when the cache layout changes.
+FEATURE_CACHE_VERSION = 1
+
+
+def feature_cache_key(featurizer: Featurizer, source: str, ids: Sequence[str]) -> str:
+    """The cache key of ``featurizer``'s features of ``ids`` from ``source``.
+
+    Args:
+        featurizer: The featurizer (its name and fingerprint enter the key).
+        source: Identifies the structures' origin, e.g. a dataset name and checksum.
+        ids: `n` structure ids, in order.
+    """
+    digest = hashlib.sha256(
+        f"v{FEATURE_CACHE_VERSION}|{featurizer.name}|{featurizer.fingerprint()}|{source}|".encode()
+    )
+    for i in ids:
+        digest.update(i.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:20]
+
+
+def load_or_compute_features(
+    featurizer: Featurizer,
+    structures: Sequence[Structure],
+    ids: Sequence[str],
+    *,
+    source: str | None,
+    cache_root: str | Path | None = None,
+) -> np.ndarray:
+    """Features of ``structures``, from the disk cache when present.
+
+    Args:
+        featurizer: What computes them.
+        structures: `n` structures.
+        ids: `n` ids (part of the key; must be unique within ``source``).
+        source: Origin of the structures (include a checksum); None disables the cache
+            (structures with no stable origin, e.g. a user's files).
+        cache_root: Cache folder; default ``settings.cache_dir()``.
+
+    Returns:
+        `n x d` float64.
+    """
+    if source is None:
+        return featurizer.featurize(structures)
+    key = feature_cache_key(featurizer, source, ids)
+    path = cache_dir(cache_root) / "features" / f"{featurizer.name}-{key}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            if tuple(data["ids"].tolist()) == tuple(ids):
+                logger.info(
+                    "loaded %s features of %d structures from %s", featurizer.name, len(ids), path
+                )
+                return np.asarray(data["values"], dtype=np.float64)
+        logger.warning("feature cache %s does not match the requested ids; recomputing", path)
+    values = np.asarray(featurizer.featurize(structures), dtype=np.float64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".tmp.npz")
+    np.savez(tmp, ids=np.asarray(ids, dtype=str), values=values)
+    tmp.replace(path)
+    logger.info("cached %s features of %d structures in %s", featurizer.name, len(ids), path)
+    return values

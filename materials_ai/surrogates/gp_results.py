@@ -1,0 +1,73 @@
+"""What a Gaussian-process fit reports, and the posterior draws it hands to acquisition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+def _seed(*parts: int) -> int:
+    """A 63-bit seed from integers (stable across processes)."""
+    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
+
+
+@dataclass
+class GPTargetReport:
+    """The fit of one target's GP.
+
+    Attributes:
+        target: Target name.
+        n_train: Observations used (finite values of this target).
+        epochs: Optimiser iterations (L-BFGS-B steps; named like the ensemble's reports).
+        noise_std: Learned noise standard deviation, target unit.
+        lengthscales: `d` ARD lengthscales, in unit-cube descriptor units.
+        loo_mae: Leave-one-out mean absolute error, target unit (closed form).
+    """
+
+    target: str
+    n_train: int
+    epochs: int
+    noise_std: float
+    lengthscales: list[float]
+    loo_mae: float
+
+
+@dataclass
+class GPFitReport:
+    """Summary of a GP fit (the fields the campaign records, like ``FitReport``).
+
+    Attributes:
+        n_train: Labelled candidates given.
+        val_mae: Target -> leave-one-out MAE (target unit).
+        members: One report per target.
+        seconds: Wall time of the fit.
+        warm_start: Whether the optimiser started from the previous hyperparameters.
+    """
+
+    n_train: int
+    val_mae: dict[str, float]
+    members: list[GPTargetReport] = field(default_factory=list)
+    seconds: float = 0.0
+    warm_start: bool = False
+
+
+def moment_matched_samples(
+    mean: np.ndarray, std: np.ndarray, n_samples: int, seed: int
+) -> np.ndarray:
+    """Draws whose per-entry sample mean and std (ddof = 1) equal ``mean`` and ``std``.
+
+    Args:
+        mean: `n x t`.
+        std: `n x t` (≥ 0).
+        n_samples: ``s`` ≥ 2.
+        seed: Seeds the standard normal draws.
+
+    Returns:
+        `s x n x t` float64.
+    """
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n_samples, *mean.shape))
+    z -= z.mean(axis=0, keepdims=True)
+    z /= z.std(axis=0, ddof=1, keepdims=True)
+    return mean[None] + std[None] * z
