@@ -11,6 +11,13 @@ Reproduces the figures of the surrogate table in ``docs/benchmarks.md``:
 * ``throughput``: structures/s for ensemble scoring of ≤ 20-atom cells on this machine,
   graph building included.
 
+``--split NAME`` replaces the config's split by another stored split of the same dataset
+(``datasets/splits/<dataset>/NAME/``, k-fold or hold-out read from its files), for every
+model and config: ``grouped_cation_pair_5fold_seed0`` (Castelli, no cation pair {A, B} in
+two folds) and ``grouped_chemsys_80_10_10_seed0`` (MP-2018, no chemical system in two
+parts) measure generalization to unseen chemistries. Run folders and the results file then
+carry the split name, and every result records the split it used (``"split"``).
+
 Budgets (members, epochs, training-set cap) are arguments, so the same script serves a
 quick CPU check and a full run on a GPU machine::
 
@@ -19,6 +26,8 @@ quick CPU check and a full run on a GPU machine::
     .venv/bin/python benchmarks/surrogates.py mp --config mp2018_cgcnn_small --members 3 \
         --max-epochs 25 --max-train 10000
     .venv/bin/python benchmarks/surrogates.py mp --members 6 --max-epochs 25 --train-workers 2
+    .venv/bin/python benchmarks/surrogates.py castelli --split grouped_cation_pair_5fold_seed0
+    .venv/bin/python benchmarks/surrogates.py mp --split grouped_chemsys_80_10_10_seed0
     .venv/bin/python benchmarks/surrogates.py recalibrate --config castelli_cgcnn --folds 5
     .venv/bin/python benchmarks/surrogates.py throughput --n 5000
     .venv/bin/python benchmarks/surrogates.py throughput --n 20000 --workers 2
@@ -57,7 +66,13 @@ def _machine() -> dict[str, Any]:
     }
 
 
+def _split_suffix(args: argparse.Namespace) -> str:
+    """Run-folder and results-file suffix of ``--split`` (runs of other splits are kept)."""
+    return f"_{args.split}" if args.split else ""
+
+
 def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None):  # type: ignore[no-untyped-def]
+    from materials_ai.data.splits import split_dir, split_kind
     from materials_ai.surrogates.jobs import load_train_config
 
     job = load_train_config(config_path)
@@ -82,12 +97,21 @@ def _job(config_path: Path, args: argparse.Namespace, fold: int | None = None): 
         data["max_train"] = args.max_train
     if args.tag:
         data["name"] = f"{data['name']}_{args.tag}"
+    if args.split:
+        kind = split_kind(split_dir(job.dataset, args.split))
+        data["split"] = {"name": args.split, "kind": kind, "fold": data["split"]["fold"]}
+        data["name"] += _split_suffix(args)
     if fold is not None:
         data["split"]["fold"] = fold
         data["name"] = f"{data['name']}_fold{fold}"
     if args.oxidation:
         data["surrogate"]["graph"]["site_features"] = ["oxidation"]
     return type(job).model_validate(data)
+
+
+def _split_record(job: Any) -> dict[str, Any]:
+    """The split a job used, for the results file."""
+    return {"dataset": job.dataset, **job.split.model_dump(mode="json")}
 
 
 def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
@@ -98,11 +122,19 @@ def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
     config = (
         PROJECT_ROOT / "configs" / "surrogate" / f"{args.config or 'castelli_' + args.model}.yaml"
     )
+    split = None
     for fold in range(args.folds):
         job = _job(config, args, fold)
+        if job.split.kind == "holdout":  # one train / val / test cut: a single run
+            job = _job(config, args)
+        split = _split_record(job)
+        if job.split.kind == "kfold":  # the fold is in each run's config
+            split = {k: v for k, v in split.items() if k != "fold"} | {"folds": args.folds}
         summary = run_training(job, RUNS / job.name, progress=False)
         folds.append(summary)
         print(f"fold {fold}: {json.dumps(summary['metrics']['test'], indent=None)}", flush=True)
+        if job.split.kind == "holdout":
+            break
     targets = list(folds[0]["metrics"]["test"])
     mean = {
         t: {
@@ -111,7 +143,13 @@ def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
         }
         for t in targets
     }
-    return {"task": "castelli_5fold", "model": args.model, "folds": folds, "mean_test": mean}
+    return {
+        "task": "castelli_5fold",
+        "model": args.model,
+        "split": split,
+        "folds": folds,
+        "mean_test": mean,
+    }
 
 
 def run_mp(args: argparse.Namespace) -> dict[str, Any]:
@@ -122,7 +160,12 @@ def run_mp(args: argparse.Namespace) -> dict[str, Any]:
         PROJECT_ROOT / "configs" / "surrogate" / f"{args.config or 'mp2018_cgcnn'}.yaml", args
     )
     summary = run_training(job, RUNS / job.name, progress=False)
-    return {"task": "mp2018_holdout", "summary": summary, "test": summary["metrics"]["test"]}
+    return {
+        "task": "mp2018_holdout",
+        "split": _split_record(job),
+        "summary": summary,
+        "test": summary["metrics"]["test"],
+    }
 
 
 def run_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
@@ -135,9 +178,10 @@ def run_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
     from materials_ai.surrogates.jobs import TRAINING_FILE, recalibrate_model
 
     name = (args.config or "castelli_cgcnn") + (f"_{args.tag}" if args.tag else "")
+    name += _split_suffix(args)
     folders = (
         [RUNS / f"{name}_fold{k}" for k in range(args.folds)]
-        if name.startswith("castelli")
+        if name.startswith("castelli") and not (RUNS / name / TRAINING_FILE).exists()
         else [RUNS / name]
     )
     runs = []
@@ -146,7 +190,8 @@ def run_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
             raise SystemExit(f"{folder}: no trained model; run the castelli or mp task first")
         summary = recalibrate_model(folder)
         after, before = summary["metrics"]["test"], summary["metrics_gaussian"]["test"]
-        runs.append({"folder": folder.name, "gaussian": before, "empirical": after})
+        split = {"dataset": summary["config"]["dataset"], **summary["config"]["split"]}
+        runs.append({"folder": folder.name, "split": split, "gaussian": before, "empirical": after})
         print(f"{folder.name}: {json.dumps(after)}", flush=True)
 
     def mean(kind: str) -> dict[str, dict[str, float]]:
@@ -158,6 +203,7 @@ def run_recalibrate(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "task": "recalibrate",
         "config": name,
+        "split": runs[0]["split"],
         "runs": runs,
         "mean_test_gaussian": mean("gaussian"),
         "mean_test": mean("empirical"),
@@ -300,6 +346,13 @@ def main() -> None:
         help="suffix of the run folders and the results file (keeps runs of other budgets)",
     )
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument(
+        "--split",
+        default=None,
+        help="stored split datasets/splits/<dataset>/SPLIT/ instead of the config's, e.g. "
+        "grouped_cation_pair_5fold_seed0 (castelli) or grouped_chemsys_80_10_10_seed0 (mp); "
+        "k-fold or hold-out is read from its files",
+    )
     parser.add_argument("--oxidation", action="store_true", help="oxidation-state features")
     parser.add_argument("--n", type=int, default=5000, help="throughput: structures")
     parser.add_argument("--repeats", type=int, default=3, help="throughput: runs")
@@ -333,6 +386,8 @@ def main() -> None:
     )
     if args.task == "throughput" and args.workers:
         suffix += f"_{args.workers}workers"
+    if args.task != "throughput":
+        suffix += _split_suffix(args)
     if args.tag:
         suffix += f"_{args.tag}"
     out = RESULTS / f"surrogates_{args.task}{suffix}.json"
