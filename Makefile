@@ -25,6 +25,9 @@ endif
 FIND_LINKS := $(shell $(PYTHON) -m pip config get global.find-links 2>/dev/null)
 UV_FLAGS := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 
+# The exact versions installed here and in CI (pyproject.toml declares ranges).
+CONSTRAINTS := constraints.txt
+
 DEMO_ITERATIONS ?= 14
 DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
@@ -32,12 +35,12 @@ DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@echo "installing materials-ai and its dependencies into $(VENV) ..."
-	@( $(PY) -m pip install -q uv && \
-	   $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -e '.[dev]' ) || \
-	 $(PY) -m pip install -q -e '.[dev]'
+	@( $(PY) -m pip install -q -c $(CONSTRAINTS) uv && \
+	   $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -c $(CONSTRAINTS) -e '.[dev]' ) || \
+	 $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev]'
 	@touch $(STAMP)
 
 demo: venv
@@ -67,16 +70,16 @@ gpaw: venv
 	    $$SUDO apt-get install -y -qq $(GPAW_APT) >/dev/null; fi
 	@echo "building GPAW (about 2 min) ..."
 	@unset GPAW_BUILD_JOBS; export GPAW_CONFIG=$(abspath configs/gpaw/siteconfig.py); \
-	  ( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -e '.[dev,dft]' ) || \
-	  $(PY) -m pip install -q -e '.[dev,dft]'
+	  ( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -c $(CONSTRAINTS) -e '.[dev,dft]' ) || \
+	  $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev,dft]'
 	@$(PY) -c 'import _gpaw' 2>/dev/null || { echo "GPAW has no _gpaw extension: rebuilding without cache"; \
 	  GPAW_CONFIG=$(abspath configs/gpaw/siteconfig.py) $(PY) -m pip install -q --no-cache-dir \
-	  --force-reinstall --no-deps 'gpaw==26.7.0'; }
+	  --force-reinstall --no-deps -c $(CONSTRAINTS) gpaw; }
 	@OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(VENV)/bin/gpaw info | grep -E '^(gpaw|_gpaw|libxc|FFTW|PAW)'
 
 mlp: venv
-	@( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -e '.[dev,mlp]' ) || \
-	  $(PY) -m pip install -q -e '.[dev,mlp]'
+	@( test -x $(VENV)/bin/uv && $(VENV)/bin/uv pip install -q --python $(PY) $(UV_FLAGS) -c $(CONSTRAINTS) -e '.[dev,mlp]' ) || \
+	  $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev,mlp]'
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache

@@ -39,9 +39,36 @@ console = Console(soft_wrap=True)
 err_console = Console(stderr=True, soft_wrap=True)
 
 
+def _version() -> str:
+    """The installed distribution's version; ``materials_ai.__version__`` without metadata."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("materials-ai")
+    except PackageNotFoundError:  # e.g. run from a source tree that is not installed
+        from materials_ai import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"materials-ai {_version()}", highlight=False)
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log progress details.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
