@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -62,16 +62,39 @@ class PoolFeatures(Protocol):
 class PoolFitReport(Protocol):
     """What the campaign records of a fit."""
 
-    n_train: int
-    val_mae: dict[str, float]
-    members: Sequence[Any]  # per ensemble member / per GP target; each has ``epochs``
-    seconds: float
-    warm_start: bool
+    @property
+    def n_train(self) -> int:
+        """Labelled candidates given."""
+        ...
+
+    @property
+    def val_mae(self) -> dict[str, float]:
+        """Target -> held-out (or leave-one-out) MAE, target unit."""
+        ...
+
+    @property
+    def members(self) -> Sequence[Any]:
+        """Per ensemble member or per GP target; each has ``epochs``."""
+        ...
+
+    @property
+    def seconds(self) -> float:
+        """Wall time of the fit."""
+        ...
+
+    @property
+    def warm_start(self) -> bool:
+        """Whether the fit started from the previous one."""
+        ...
+
+
+F = TypeVar("F", bound=PoolFeatures)
 
 
 @runtime_checkable
-class PoolSurrogate(Protocol):
-    """A surrogate as the campaign loop drives it.
+class PoolSurrogate(Protocol[F]):
+    """A surrogate as the campaign loop drives it, generic over its featurized pool ``F``
+    (``PackedGraphs`` for graph networks, a feature table for GPs).
 
     Attributes:
         target_names: The `t` targets, in the column order of labels and predictions.
@@ -85,7 +108,7 @@ class PoolSurrogate(Protocol):
         *,
         source: str | None,
         executor: Executor | None = None,
-    ) -> PoolFeatures:
+    ) -> F:
         """Featurize `n` candidates once (cached on disk under ``source`` when given).
 
         Args:
@@ -98,7 +121,7 @@ class PoolSurrogate(Protocol):
 
     def fit_pool(
         self,
-        features: PoolFeatures,
+        features: F,
         y: np.ndarray,
         *,
         warm_start: bool = False,
@@ -108,12 +131,10 @@ class PoolSurrogate(Protocol):
         """Fit on `m` labelled rows; ``y`` is `m x t` in target units (NaN: unobserved)."""
         ...
 
-    def predict_pool(
-        self, features: PoolFeatures, *, executor: Executor | None = None
-    ) -> Prediction:
+    def predict_pool(self, features: F, *, executor: Executor | None = None) -> Prediction:
         """Score `n` rows: mean, std (`n x t`) and samples (`s x n x t`)."""
         ...
 
-    def save(self, path: Path) -> None:
+    def save(self, path: str | Path) -> None:
         """Persist to a folder (``surrogate.json`` names the kind)."""
         ...

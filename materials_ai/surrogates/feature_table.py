@@ -28,6 +28,8 @@ from materials_ai.surrogates.descriptors import (
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
+    from materials_ai.data.records import Molecule
+
 
 @dataclass
 class BlockTransform:
@@ -104,7 +106,7 @@ class FeaturePipeline:
 
     def raw(
         self,
-        structures: Sequence[Structure],
+        structures: Sequence[Structure | Molecule],
         ids: Sequence[str],
         source: str | None,
     ) -> list[np.ndarray]:
@@ -132,7 +134,7 @@ class FeaturePipeline:
         return tuple(names)
 
     def fit_table(
-        self, structures: Sequence[Structure], ids: Sequence[str], source: str | None
+        self, structures: Sequence[Structure | Molecule], ids: Sequence[str], source: str | None
     ) -> DescriptorTable:
         """Fit the transform on a pool and return its table (values in [0, 1])."""
         raws = self.raw(structures, ids, source)
@@ -146,7 +148,10 @@ class FeaturePipeline:
         )
 
     def table(
-        self, structures: Sequence[Structure], ids: Sequence[str], source: str | None = None
+        self,
+        structures: Sequence[Structure | Molecule],
+        ids: Sequence[str],
+        source: str | None = None,
     ) -> DescriptorTable:
         """Apply the fitted transform to new structures."""
         if self.transforms is None or self.bounds is None:

@@ -33,8 +33,8 @@ class SurrogateKind:
         load: ``(folder) -> surrogate`` (fitted, as saved).
     """
 
-    create: Callable[[Any, Sequence[str], Sequence[str]], PoolSurrogate]
-    load: Callable[[Path], PoolSurrogate]
+    create: Callable[[Any, Sequence[str], Sequence[str]], PoolSurrogate[Any]]
+    load: Callable[[Path], PoolSurrogate[Any]]
 
 
 SURROGATES: Registry[SurrogateKind] = Registry("surrogate kind")
@@ -44,7 +44,7 @@ SURROGATES.register_lazy("gp", "materials_ai.surrogates.gp:SURROGATE_KIND")
 
 def build_surrogate(
     config: Any, target_names: Sequence[str], target_units: Sequence[str]
-) -> PoolSurrogate:
+) -> PoolSurrogate[Any]:
     """An unfitted surrogate of the kind ``config.kind``.
 
     Raises:
@@ -74,6 +74,6 @@ def saved_kind(path: str | Path) -> str:
     return str(kind or "graph_ensemble")
 
 
-def load_surrogate(path: str | Path) -> PoolSurrogate:
+def load_surrogate(path: str | Path) -> PoolSurrogate[Any]:
     """Load a saved surrogate of any registered kind."""
     return SURROGATES.get(saved_kind(path)).load(Path(path))

@@ -19,6 +19,7 @@ from materials_ai.settings import cache_dir
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
+    from materials_ai.data.records import Molecule
     from materials_ai.surrogates.featurizers.base import Featurizer
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def feature_cache_key(featurizer: Featurizer, source: str, ids: Sequence[str]) -
 
 def load_or_compute_features(
     featurizer: Featurizer,
-    structures: Sequence[Structure],
+    structures: Sequence[Structure | Molecule],
     ids: Sequence[str],
     *,
     source: str | None,
@@ -66,7 +67,7 @@ def load_or_compute_features(
         `n x d` float64.
     """
     if source is None:
-        return featurizer.featurize(structures)
+        return featurizer.featurize(structures)  # type: ignore[arg-type]
     key = feature_cache_key(featurizer, source, ids)
     path = cache_dir(cache_root) / "features" / f"{featurizer.name}-{key}.npz"
     if path.exists():
@@ -77,7 +78,8 @@ def load_or_compute_features(
                 )
                 return np.asarray(data["values"], dtype=np.float64)
         logger.warning("feature cache %s does not match the requested ids; recomputing", path)
-    values = np.asarray(featurizer.featurize(structures), dtype=np.float64)
+    # Descriptor featurizers also take molecules (their composition).
+    values = np.asarray(featurizer.featurize(structures), dtype=np.float64)  # type: ignore[arg-type]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, ids=np.asarray(ids, dtype=str), values=values)
