@@ -1,0 +1,63 @@
+"""The feature cache: a hit returns the stored matrix; its key follows the featurizer."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from materials_ai.surrogates.featurizers.cache import feature_cache_key, load_or_compute_features
+from materials_ai.testing.datasets import tiny_structures
+
+
+@dataclass
+class CountingFeaturizer:
+    """Mean atomic number and volume per atom; counts its calls."""
+
+    version: str = "1"
+    name: str = "counting"
+    calls: list[int] = field(default_factory=list)
+
+    def feature_names(self) -> tuple[str, ...]:
+        return ("mean_z", "volume_per_atom")
+
+    def fingerprint(self) -> str:
+        return self.version
+
+    def featurize(self, structures: Sequence[object]) -> np.ndarray:
+        self.calls.append(len(structures))
+        return np.array(
+            [[np.mean([s.specie.Z for s in x]), x.volume / len(x)] for x in structures]  # type: ignore[attr-defined]
+        )
+
+
+def test_second_call_reads_the_cache(tmp_path: Path) -> None:
+    structures = tiny_structures(4)
+    ids = [f"s{i}" for i in range(4)]
+    featurizer = CountingFeaturizer()
+    first = load_or_compute_features(featurizer, structures, ids, source="t", cache_root=tmp_path)
+    second = load_or_compute_features(featurizer, structures, ids, source="t", cache_root=tmp_path)
+    assert featurizer.calls == [4]
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (4, 2)
+
+
+def test_no_source_means_no_cache(tmp_path: Path) -> None:
+    structures = tiny_structures(2)
+    featurizer = CountingFeaturizer()
+    for _ in range(2):
+        load_or_compute_features(
+            featurizer, structures, ["a", "b"], source=None, cache_root=tmp_path
+        )
+    assert featurizer.calls == [2, 2]
+    assert not (tmp_path / "features").exists()
+
+
+def test_key_changes_with_fingerprint_source_and_ids() -> None:
+    base = feature_cache_key(CountingFeaturizer("1"), "t", ["a", "b"])
+    assert base == feature_cache_key(CountingFeaturizer("1"), "t", ["a", "b"])
+    assert base != feature_cache_key(CountingFeaturizer("2"), "t", ["a", "b"])
+    assert base != feature_cache_key(CountingFeaturizer("1"), "u", ["a", "b"])
+    assert base != feature_cache_key(CountingFeaturizer("1"), "t", ["b", "a"])
