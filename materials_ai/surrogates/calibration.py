@@ -131,4 +131,5 @@ def apply_std_scales(prediction: Prediction, scales: Mapping[str, float]) -> Pre
         samples=samples,
         target_names=prediction.target_names,
         errors=prediction.errors,
+        domain=prediction.domain,
     )

@@ -31,6 +31,7 @@ import torch
 from materials_ai.errors import SurrogateError
 from materials_ai.surrogates.config import GPConfig
 from materials_ai.surrogates.descriptors import DescriptorTable
+from materials_ai.surrogates.domain import ApplicabilityDomain
 from materials_ai.surrogates.feature_table import BlockTransform, FeaturePipeline
 from materials_ai.surrogates.gp_results import (
     GPFitReport,
@@ -58,8 +59,10 @@ __all__ = [
 CONFIG_FILE = "surrogate.json"
 WEIGHTS_FILE = "gp.pt"
 FORMAT_VERSION = 1
-#: Key of the fitted feature transform in the weights file (never a target name).
+#: Keys of the fitted feature transform and the applicability domain in the weights file
+#: (never target names).
 FEATURES_KEY = "__features__"
+DOMAIN_KEY = "__domain__"
 
 
 class GPSurrogate:
@@ -89,6 +92,8 @@ class GPSurrogate:
         #: Featurizer blocks -> unit-cube table; fitted on a pool (or a dataset's rows).
         self.pipeline = FeaturePipeline(config.feature_blocks())
         self._train: list[tuple[torch.Tensor, torch.Tensor]] = []
+        #: Distance-to-training scores of predictions (fitted on the labelled rows).
+        self.domain: ApplicabilityDomain | None = None
 
     @property
     def is_fitted(self) -> bool:
@@ -183,6 +188,7 @@ class GPSurrogate:
             reports.append(self._target_report(model, target, tx, ty, sum(steps)))
         self.models = models
         self._train = train
+        self.domain = ApplicabilityDomain.fit(x)
         self.draw_seed = seed
         return GPFitReport(
             n_train=len(x),
@@ -364,7 +370,13 @@ class GPSurrogate:
         samples = moment_matched_samples(
             mean, std, self.config.n_samples, self.draw_seed if seed is None else seed
         )
-        return Prediction(mean=mean, std=std, samples=samples, target_names=self.target_names)
+        return Prediction(
+            mean=mean,
+            std=std,
+            samples=samples,
+            target_names=self.target_names,
+            domain=None if self.domain is None else self.domain.score(x),
+        )
 
     def predict_graphs(self, table: DescriptorTable, *, executor: Any = None) -> Prediction:
         """Score a campaign's pool (the ensemble's ``predict_graphs`` signature)."""
@@ -406,6 +418,12 @@ class GPSurrogate:
                 self.target_names, self.models, self._train, strict=True
             )
         }
+        if self.domain is not None:
+            payload[DOMAIN_KEY] = {
+                "train": torch.as_tensor(self.domain.train),
+                "threshold": torch.tensor(self.domain.threshold, dtype=torch.float64),
+                "k": torch.tensor(self.domain.k),
+            }
         payload[FEATURES_KEY] = {
             k: torch.as_tensor(v) for k, v in self.pipeline.to_arrays().items()
         }
@@ -431,6 +449,13 @@ class GPSurrogate:
         )
         surrogate.draw_seed = int(meta["draw_seed"])
         payload = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        if DOMAIN_KEY in payload:
+            entry = payload[DOMAIN_KEY]
+            surrogate.domain = ApplicabilityDomain(
+                train=entry["train"].numpy(),
+                threshold=float(entry["threshold"]),
+                k=int(entry["k"]),
+            )
         if payload.get(FEATURES_KEY):
             surrogate.pipeline.load_arrays({k: v.numpy() for k, v in payload[FEATURES_KEY].items()})
         elif meta.get("input_bounds") is not None:  # folders written before the pipeline

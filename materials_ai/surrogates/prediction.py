@@ -22,6 +22,9 @@ class Prediction:
         errors: Target -> fitted distribution of the standardized error
             ``(y - mean) / std`` (see ``error_distribution.py``); targets not in it are
             Gaussian. Used for intervals and tail probabilities, not by acquisitions.
+        domain: `n` distance-to-training scores (``domain.py``; > 1: farther from the
+            training set than 95 % of its own rows are from each other), or None when
+            the surrogate does not compute one.
     """
 
     mean: np.ndarray
@@ -29,6 +32,7 @@ class Prediction:
     samples: np.ndarray | None
     target_names: tuple[str, ...]
     errors: Mapping[str, StandardizedErrors] = field(default_factory=dict)
+    domain: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.mean.ndim != 2 or self.mean.shape != self.std.shape:
@@ -44,6 +48,14 @@ class Prediction:
                 f"samples must be s x n x t with n x t = {self.mean.shape}; "
                 f"got {self.samples.shape}"
             )
+        if self.domain is not None and self.domain.shape != (self.mean.shape[0],):
+            raise ValueError(f"domain must have n = {self.mean.shape[0]} scores")
+
+    def outside_domain(self, limit: float = 1.0) -> np.ndarray:
+        """`n` booleans: the candidate lies outside the training domain (False if unknown)."""
+        if self.domain is None:
+            return np.zeros(len(self), dtype=bool)
+        return self.domain > limit
 
     def __len__(self) -> int:
         return int(self.mean.shape[0])
@@ -61,6 +73,7 @@ class Prediction:
             samples=None if self.samples is None else self.samples[:, indices],
             target_names=self.target_names,
             errors=self.errors,
+            domain=None if self.domain is None else self.domain[indices],
         )
 
     def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:

@@ -80,3 +80,30 @@ def test_fit_on_a_dataset_then_predict_structures() -> None:
     )
     assert prediction.mean.shape == (1, 1)
     assert abs(float(prediction.mean[0, 0]) - float(mean_atomic_numbers(structures[:1])[0])) < 1.5
+
+
+def test_domain_score_flags_a_far_candidate() -> None:
+    from materials_ai.surrogates.domain import ApplicabilityDomain
+
+    rng = np.random.default_rng(0)
+    train = rng.uniform(0.0, 0.3, size=(40, 3))
+    domain = ApplicabilityDomain.fit(train)
+    scores = domain.score(np.vstack([train[:5] + 0.01, [[0.9, 0.9, 0.9]]]))
+    assert np.all(scores[:5] < 1.0) and scores[5] > 3.0
+    # 95 % of the training rows lie within their own threshold.
+    own = domain.score(train)
+    assert np.mean(own <= 1.0 + 1e-9) >= 0.95
+
+
+def test_gp_predictions_carry_domain_scores_through_save_and_load(tmp_path: Path) -> None:
+    pool = _pool()
+    surrogate = build_surrogate(CONFIG, ["z"], [""])
+    features = surrogate.featurize_pool(pool, source=None)
+    z = mean_atomic_numbers([c.crystal for c in pool])[:, None]
+    surrogate.fit_pool(features.select(np.arange(9)), z[:9])
+    prediction = surrogate.predict_pool(features)
+    assert prediction.domain is not None and prediction.domain.shape == (18,)
+    assert prediction.select(np.array([0, 1])).domain is not None
+    surrogate.save(tmp_path / "gp")
+    again = load_surrogate(tmp_path / "gp").predict_pool(features)
+    np.testing.assert_allclose(again.domain, prediction.domain)  # type: ignore[arg-type]
