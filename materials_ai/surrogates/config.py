@@ -244,6 +244,10 @@ class GPConfig(BaseModel):
             from the previous iteration's hyperparameters (3-10x fewer L-BFGS steps).
         max_iter: L-BFGS-B iterations per hyperparameter fit (the marginal likelihood of
             an ARD kernel is flat near its optimum; capping the steps bounds the fit time).
+        hyper_subsample: Fit the hyperparameters on at most this many labelled rows
+            (seeded sample), then condition the posterior on all of them with those
+            hyperparameters: bounds the fit time of large label sets (the marginal
+            likelihood's optimum moves little once a few hundred rows are in). None: all.
         predict_chunk: Pool candidates per posterior evaluation (memory bound).
     """
 
@@ -257,6 +261,7 @@ class GPConfig(BaseModel):
     n_samples: int = Field(64, ge=2, le=4096)
     warm_start: bool = True
     max_iter: int = Field(100, ge=1)
+    hyper_subsample: int | None = Field(None, ge=2)
     predict_chunk: int = Field(4096, ge=1)
 
     @field_validator("features", mode="before")

@@ -160,13 +160,17 @@ class GPSurrogate:
             tx = torch.as_tensor(x[finite], dtype=torch.float64)
             ty = torch.as_tensor(y[finite, j : j + 1], dtype=torch.float64)
             model = self._build(tx, ty)
+            # Hyperparameters from at most `hyper_subsample` rows (seeded); the posterior
+            # below conditions on every row with them.
+            tuned = model
+            cap = self.config.hyper_subsample
+            if cap is not None and len(tx) > cap:
+                rng = np.random.default_rng(_seed(seed, j, 1))
+                rows = torch.as_tensor(np.sort(rng.choice(len(tx), size=cap, replace=False)))
+                tuned = self._build(tx[rows], ty[rows])
             if warm_start and self.is_fitted:
-                previous = dict(self.models[j].named_parameters())
-                with torch.no_grad():
-                    for name, parameter in model.named_parameters():
-                        if name in previous and previous[name].shape == parameter.shape:
-                            parameter.copy_(previous[name])
-            mll = ExactMarginalLogLikelihood(model.likelihood, model)
+                _copy_parameters(self.models[j], tuned)
+            mll = ExactMarginalLogLikelihood(tuned.likelihood, tuned)
             steps: list[int] = []
 
             def optimizer(mll: Any, _steps: list[int] = steps, **kwargs: Any) -> Any:
@@ -182,6 +186,8 @@ class GPSurrogate:
                     optimizer=optimizer,
                     optimizer_kwargs={"options": {"maxiter": self.config.max_iter}},
                 )
+            if tuned is not model:
+                _copy_parameters(tuned, model)
             model.eval()
             models.append(model)
             train.append((tx, ty))
@@ -472,6 +478,15 @@ class GPSurrogate:
             surrogate.models.append(model)
             surrogate._train.append((entry["x"], entry["y"]))
         return surrogate
+
+
+def _copy_parameters(source: SingleTaskGP, target: SingleTaskGP) -> None:
+    """Copy hyperparameters (not training data or outcome buffers) between same-shape GPs."""
+    previous = dict(source.named_parameters())
+    with torch.no_grad():
+        for name, parameter in target.named_parameters():
+            if name in previous and previous[name].shape == parameter.shape:
+                parameter.copy_(previous[name])
 
 
 def _create(config: Any, target_names: Sequence[str], target_units: Sequence[str]) -> GPSurrogate:

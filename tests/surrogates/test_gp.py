@@ -138,3 +138,25 @@ def test_marginals_equal_botorch_posterior() -> None:
         np.testing.assert_allclose(
             std[:, j], posterior.variance.reshape(-1).sqrt().numpy(), atol=1e-9
         )
+
+
+def test_hyper_subsample_conditions_on_every_row() -> None:
+    x, y = _toy(n=60)
+    capped = GPSurrogate(CONFIG.model_copy(update={"hyper_subsample": 25}), ["a", "b"])
+    report = capped.fit_descriptors(x, y)
+    # Hyperparameters from 25 rows, but the posterior uses all 60 (59 for target b).
+    assert [m.n_train for m in report.members] == [60, 59]
+    assert [len(t[0]) for t in capped._train] == [60, 59]
+    again = GPSurrogate(CONFIG.model_copy(update={"hyper_subsample": 25}), ["a", "b"])
+    again.fit_descriptors(x, y)
+    query = np.random.default_rng(3).uniform(0.0, 0.5, size=(10, 3))
+    np.testing.assert_array_equal(
+        capped.predict_marginals(query)[0], again.predict_marginals(query)[0]
+    )
+    full = GPSurrogate(CONFIG, ["a", "b"])
+    full.fit_descriptors(x, y)
+    # Same smooth functions: the capped fit predicts them about as well.
+    truth = np.stack([np.sin(6 * query[:, 0]) + query[:, 1], 2.0 * query[:, 2] - query[:, 0]], 1)
+    capped_err = np.abs(capped.predict_marginals(query)[0] - truth).mean()
+    full_err = np.abs(full.predict_marginals(query)[0] - truth).mean()
+    assert capped_err < max(2.0 * full_err, 0.05)
