@@ -1,8 +1,8 @@
 # materials-ai — every command creates the virtual environment it needs.
 #
 #   make demo    replay a short Castelli water-splitting campaign (≈10 min on 2 cores)
-#   make test    run the test suite (unit + integration on the real datasets)
-#   make lint    ruff + mypy
+#   make test    import contracts (lint-imports), then the test suite (unit + integration)
+#   make lint    ruff + mypy + lint-imports (layers, no import cycles: [tool.importlinter])
 #   make bench   benchmarks (slow; writes docs/benchmarks.md figures)
 #   make gpaw    optional GPAW DFT oracle (apt build deps + the `dft` extra)
 #   make mlp     optional CHGNet ML-potential oracle (the `mlp` extra)
@@ -28,6 +28,7 @@ UV_FLAGS := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 # The exact versions installed here and in CI (pyproject.toml declares ranges).
 CONSTRAINTS := constraints.txt
 
+DEMO_WORKFLOW ?= workflows/castelli_water_splitting_chgnet_gp.yaml
 DEMO_ITERATIONS ?= 14
 DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
@@ -44,10 +45,12 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	@touch $(STAMP)
 
 demo: venv
-	$(VENV)/bin/materials-ai campaign run workflows/castelli_water_splitting.yaml \
+	$(VENV)/bin/materials-ai campaign run $(DEMO_WORKFLOW) \
 		--run-dir $(DEMO_RUN_DIR) --iterations $(DEMO_ITERATIONS)
 
+# lint-imports first: an import cycle or a layer violation fails CI before the long suite.
 test: venv
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest -q
 
 test-all: venv
@@ -56,6 +59,7 @@ test-all: venv
 lint: venv
 	$(VENV)/bin/ruff check materials_ai tests benchmarks
 	$(VENV)/bin/mypy materials_ai
+	$(VENV)/bin/lint-imports
 
 bench: venv
 	$(PY) benchmarks/run_all.py
@@ -82,4 +86,4 @@ mlp: venv
 	  $(PY) -m pip install -q -c $(CONSTRAINTS) -e '.[dev,mlp]'
 
 clean:
-	rm -rf runs .pytest_cache .mypy_cache .ruff_cache
+	rm -rf runs .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,4 +1,8 @@
-"""Read-only views of a run directory: status, the latest ranked list, structures, export."""
+"""Read-only views of a run directory: status, the latest ranked list, structures, units.
+
+This module belongs to the campaign layer: the report (:mod:`materials_ai.report`) and the
+lab hand-off (:mod:`materials_ai.lab`) read runs through it, and it imports neither.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from materials_ai.campaign.config import load_workflow
+from materials_ai.campaign.config import WorkflowConfig, load_workflow
+from materials_ai.campaign.layout import cif_stem
 from materials_ai.campaign.state import load_state
-from materials_ai.errors import CampaignError, MaterialsAIError
+from materials_ai.errors import CampaignError, DataError, MaterialsAIError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,8 +120,6 @@ def candidate_structures(
     """
     from pymatgen.core import Structure
 
-    from materials_ai.report.ranked import cif_stem
-
     run_dir = Path(run_dir)
     found: dict[str, Structure | Molecule] = {}
     if formulas is not None:
@@ -186,27 +189,36 @@ def pool_size(run_dir: str | Path) -> int | None:
     return n_rows
 
 
-def export_campaign(
-    run_dir: str | Path,
-    out_dir: str | Path | None = None,
-    top: int = 50,
-    *,
-    lang: str = "en",
-) -> dict[str, Path]:
-    """Write the lab hand-off bundle of a campaign (see :mod:`materials_ai.report.bundle`).
+def campaign_target_units(run_dir: str | Path, config: WorkflowConfig) -> dict[str, str]:
+    """Units of the campaign's targets: from the dataset card, else the latest ranked list.
 
-    Args:
-        run_dir: The run directory.
-        out_dir: Bundle folder (default ``RUN_DIR/export``).
-        top: Candidates to hand off (best first).
-        lang: Language of the lab README and the report (``en`` or ``es``).
-
-    Returns:
-        Paths written: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``,
-        ``template``.
+    Raises:
+        DataError: A target's unit is found in neither.
     """
-    from materials_ai.report.bundle import write_bundle
-
     run_dir = Path(run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "export"
-    return write_bundle(run_dir, out, top=top, lang=lang)
+    units: dict[str, str] = {}
+    try:
+        from materials_ai.data.registry import get_card
+
+        card = get_card(config.data.dataset)
+        units = {t: card.targets[t].unit for t in config.targets if t in card.targets}
+    except Exception:  # card not available here: fall back to the ranked list
+        units = {}
+    missing = [t for t in config.targets if t not in units]
+    if missing:
+        try:
+            payload = json.loads(
+                (latest_output_dir(run_dir) / "ranked_candidates.json").read_text()
+            )
+            for t in missing:
+                if t in payload.get("target_units", {}):
+                    units[t] = str(payload["target_units"][t])
+        except Exception:  # no ranked list yet
+            pass
+    missing = [t for t in config.targets if t not in units]
+    if missing:
+        raise DataError(
+            f"units of target(s) {missing} unknown: neither the dataset card of "
+            f"{config.data.dataset!r} nor a ranked list of {run_dir} names them"
+        )
+    return units

@@ -5,6 +5,11 @@ state file (atomically). A campaign interrupted anywhere resumes at the first st
 that had not completed, and because every random choice is seeded from the workflow
 seed, the iteration and the stage, it makes the same picks as an uninterrupted run.
 
+The loop talks to protocols only: a :class:`~materials_ai.surrogates.base.PoolSurrogate`
+(built by ``surrogate.kind``), an :class:`~materials_ai.oracles.base.Oracle`, and the
+:class:`~materials_ai.campaign.oracle_plans.ValidationPlan` of ``oracle.kind`` for what
+differs between replayed and computed validation.
+
 Run directory layout::
 
     workflow.yaml            the exact settings the run started with
@@ -19,37 +24,32 @@ Run directory layout::
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from materials_ai.acquisition.objective import DesirabilityObjective
+from materials_ai.campaign import display, record, stages
 from materials_ai.campaign.config import WorkflowConfig, dump_workflow, load_workflow
-from materials_ai.campaign.state import (
-    CampaignState,
-    ObservationRecord,
-    SelectionRecord,
-    Stage,
-    load_state,
-    save_state,
-)
+from materials_ai.campaign.oracle_plans import ORACLE_PLANS, ValidationPlan
+from materials_ai.campaign.stages import STAGE_WORK
+from materials_ai.campaign.state import CampaignState, Stage, load_state, save_state
+from materials_ai.campaign.summary import CampaignSummary, summarize
 from materials_ai.errors import CampaignError
-from materials_ai.oracles.replay import ReplayOracle
 
 if TYPE_CHECKING:
     from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
     from materials_ai.oracles.base import Oracle
     from materials_ai.surrogates.base import PoolFeatures, PoolSurrogate
-    from materials_ai.surrogates.prediction import Prediction
     from materials_ai.tracking import Tracker
+
+__all__ = ["SELECTION_STAGES", "WORKFLOW_FILE", "Campaign", "CampaignSummary", "StageHook"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,44 +66,6 @@ SELECTION_STAGES = (
 #: Called after every completed stage with (iteration, stage); raising stops the run
 #: (tests use it to inject interruptions).
 StageHook = Callable[[int, Stage], None]
-
-
-def _seed(*parts: int) -> int:
-    """Derive a 63-bit seed from integers (stable across processes and platforms)."""
-    return int(np.random.SeedSequence(list(parts)).generate_state(1, dtype=np.uint64)[0] >> 1)
-
-
-@dataclass(frozen=True)
-class CampaignSummary:
-    """What a finished (or paused) campaign reports.
-
-    Attributes:
-        name: Workflow name.
-        run_dir: Run directory.
-        done: Whether the campaign finished.
-        iteration: Current iteration.
-        oracle_calls: Validations requested (seed labels included).
-        targets_found: Validated candidates meeting every criterion.
-        targets_total: How many the replayed table holds (None for other oracles).
-        ranked_csv: Latest ranked list (CSV).
-        ranked_json: Latest ranked list (JSON).
-        cif_dir: CIFs of the latest top candidates.
-        tracking_uri: Where the run is tracked (None without tracking).
-        tracking_run_id: The tracker's run id.
-    """
-
-    name: str
-    run_dir: Path
-    done: bool
-    iteration: int
-    oracle_calls: int
-    targets_found: int
-    targets_total: int | None
-    ranked_csv: Path | None
-    ranked_json: Path | None
-    cif_dir: Path | None
-    tracking_uri: str | None
-    tracking_run_id: str | None
 
 
 class Campaign:
@@ -139,15 +101,17 @@ class Campaign:
         self._owns_executor = executor is None
         self._tracker = tracker
         self.objective = DesirabilityObjective(config.objective, config.targets)
+        self.plan: ValidationPlan = ORACLE_PLANS.get(config.oracle.kind)(config, self.objective)
         self._prepared = False
-        self._stage_seconds: dict[str, float] = {}
+        #: Seconds of each stage run since the last RECORD stage.
+        self.stage_seconds: dict[str, float] = {}
         # Filled by _prepare():
         self.pool: list[Candidate] = []
         self.index_of: dict[str, int] = {}
         self.chemsys_codes: np.ndarray | None = None
         self.features: PoolFeatures | None = None
         self.oracle: Oracle | None = None
-        self.surrogate: PoolSurrogate | None = None
+        self.surrogate: PoolSurrogate[Any] | None = None
         self.target_units: dict[str, str] = {}
         self.targets_total: int | None = None
 
@@ -234,86 +198,29 @@ class Campaign:
         return self._tracker
 
     def _load_dataset(self) -> MaterialsDataset:
-        """Load the pool's rows: all, the first ``limit``, or a seeded sample of them.
+        """Load the pool's rows (labels only where the oracle kind reads them)."""
+        from materials_ai.campaign.pool import load_pool_dataset
 
-        A sample is drawn over row numbers before loading, so only the sampled rows are
-        parsed.
-        """
-        from materials_ai.data.loaders import load_dataset
-        from materials_ai.data.registry import get_card
-
-        data = self.config.data
-        n_rows = get_card(data.dataset).rows
-        if data.limit is not None:
-            n_rows = min(n_rows, data.limit)
-        rows: list[int] | None = None
-        if data.sample_size is not None and data.sample_size < n_rows:
-            rng = np.random.default_rng(data.sample_seed)
-            rows = np.sort(rng.choice(n_rows, size=data.sample_size, replace=False)).tolist()
-        dataset = load_dataset(
-            data.dataset,
-            # A computed (chain) campaign uses the table as a pool only: no labels read.
-            targets=self.config.targets if not self._validates() else [],
-            data_dir=data.data_dir,
-            limit=data.limit if rows is None else None,
-            rows=rows,
-            progress=self.progress,
+        return load_pool_dataset(
+            self.config, self.run_dir, reads_labels=self.plan.reads_labels, progress=self.progress
         )
-        if dataset.skipped:
-            import pandas as pd
-
-            pd.DataFrame([dataclasses.asdict(s) for s in dataset.skipped]).to_csv(
-                self.run_dir / "skipped_rows.csv", index=False
-            )
-            logger.warning(
-                "%d rows of %s skipped (see %s)",
-                len(dataset.skipped),
-                data.dataset,
-                self.run_dir / "skipped_rows.csv",
-            )
-        return dataset
 
     def _prepare(self) -> None:
         if self._prepared:
             return
+        from materials_ai.campaign.pool import chemsys_codes, screened_pool
         from materials_ai.data.registry import get_card
         from materials_ai.surrogates.kinds import build_surrogate, load_surrogate
 
-        dataset = self._load_dataset()
-        if self.config.data.screens:  # e.g. pfas_free: rules applied before any label
-            from materials_ai.campaign.pool_screens import apply_pool_screens
-
-            dataset = apply_pool_screens(dataset, self.config.data.screens, self.run_dir)
-        if len(dataset) < self.config.loop.initial_labels + 1:
-            raise CampaignError(
-                f"dataset {dataset.name!r} has {len(dataset)} usable rows; the campaign needs "
-                f"more than initial_labels = {self.config.loop.initial_labels}"
-            )
+        dataset = screened_pool(self._load_dataset(), self.config, self.run_dir)
         self.pool = [r.as_candidate(source=dataset.name) for r in dataset.records]
         self.index_of = {c.id: i for i, c in enumerate(self.pool)}
-        chemsys = [
-            "-".join(sorted(str(e) for e in c.structure.composition.elements)) for c in self.pool
-        ]
-        self.chemsys_codes = np.unique(chemsys, return_inverse=True)[1].astype(np.int64)
+        self.chemsys_codes = chemsys_codes(self.pool)
         card = get_card(dataset.name)
-        self.target_units = {t.name: t.unit for t in dataset.targets}
-        if self._validates():
-            from materials_ai.campaign.validation import build_chain_oracle, target_units
-
-            self.target_units = target_units(
-                self.config.oracle.learn, {n: t.unit for n, t in card.targets.items()}
-            )
-            chain = self.config.oracle.chain
-            executor = self.executor if chain is not None and chain.launcher == "executor" else None
-            self.oracle = build_chain_oracle(self.config, self.run_dir, executor)
-            # Finished jobs are collected, live ones adopted, orphaned ones re-launched.
-            self.oracle.resubmit(self.state.pending_tickets())  # type: ignore[attr-defined]
-        else:
-            replay = ReplayOracle.from_dataset(dataset)
-            # Tickets issued before an interruption stay collectable after it.
-            replay.resubmit(self.state.pending_tickets())
-            self.targets_total = replay.count_satisfying(self.objective)
-            self.oracle = replay
+        self.target_units = self.plan.target_units({n: t.unit for n, t in card.targets.items()})
+        # Builds the oracle and re-registers pending tickets (a resumed campaign).
+        self.oracle = self.plan.build(dataset, self.run_dir, lambda: self.executor, self.state)
+        self.targets_total = self.plan.targets_total
         # The surrogate kind decides what the pool becomes (graphs, a feature table);
         # the loop only passes it back to the same surrogate (surrogates/kinds.py).
         self.surrogate = build_surrogate(
@@ -329,10 +236,6 @@ class Campaign:
         self._prepared = True
 
     # -- the stage machine ------------------------------------------------------------
-
-    def _validates(self) -> bool:
-        """True when a fidelity chain validates by computation (not a replayed table)."""
-        return self.config.oracle.kind == "chain"
 
     def stages_of(self, iteration: int) -> tuple[Stage, ...]:
         """The stages iteration ``iteration`` runs."""
@@ -371,16 +274,22 @@ class Campaign:
         self._prepare()
         self._start_tracking()
         stages_run = 0
+        bar = display.progress_bar(
+            self.config.name,
+            self.config.loop.iterations + 2,
+            self.state.iteration,
+            enabled=self.progress,
+        )
         try:
-            with self._progress_bar() as advance:
+            with bar as advance:
                 while not self.state.done:
                     if max_stages is not None and stages_run >= max_stages:
                         break
                     stage = self._next_stage()
                     iteration = self.state.iteration
                     started = time.perf_counter()
-                    getattr(self, f"_stage_{stage.value}")()
-                    self._stage_seconds[stage.value] = time.perf_counter() - started
+                    STAGE_WORK[stage](self)
+                    self.stage_seconds[stage.value] = time.perf_counter() - started
                     self._complete(stage)
                     stages_run += 1
                     advance(self.state)
@@ -402,10 +311,10 @@ class Campaign:
 
     def _complete(self, stage: Stage) -> None:
         """Mark a stage completed; roll over to the next iteration after its last stage."""
-        stages = self.stages_of(self.state.iteration)
+        planned = self.stages_of(self.state.iteration)
         self.state.completed.append(stage)
-        if list(self.state.completed) == list(stages):
-            if self._is_final():
+        if list(self.state.completed) == list(planned):
+            if self.in_final_iteration:
                 self.state.done = True
             else:
                 self.state.iteration += 1
@@ -414,344 +323,23 @@ class Campaign:
                     self.state.final_iteration = self.state.iteration
         save_state(self.state, self.run_dir)
 
-    def _is_final(self) -> bool:
+    @property
+    def in_final_iteration(self) -> bool:
+        """Whether the current iteration is the campaign's final one."""
         return self.state.iteration == self.state.final_iteration
 
-    # -- stages -----------------------------------------------------------------------
-
-    def _stage_seed(self) -> None:
-        n = self.config.loop.initial_labels
-        rng = np.random.default_rng(_seed(self.config.seed, 0))
-        picks = np.sort(rng.choice(len(self.pool), size=n, replace=False))
-        self._submit(picks, iteration=0, strategy="random", values=[None] * n)
-
-    def _stage_collect(self) -> None:
-        assert self.oracle is not None
-        tickets = self.state.pending_tickets()
-        chain = self.config.oracle.chain
-        if chain is not None and tickets:
-            from materials_ai.campaign.validation import wait_for
-
-            # Jobs run in detached workers; wait (advancing the chain) up to the limit,
-            # then go on with what has finished. The rest stays pending for later.
-            settled = wait_for(self.oracle, tickets, chain.wait_timeout_s, chain.poll_s)  # type: ignore[arg-type]
-            if not settled:
-                logger.info("going on while validations are still running")
-        observations = self.oracle.collect(tickets)
-        finished = {o.candidate_id for o in observations}
-        source_iteration = {
-            sid: sel.iteration for sel in self.state.selections for sid in sel.candidate_ids
-        }
-        for obs in observations:
-            self.state.observations.append(
-                ObservationRecord(
-                    iteration=source_iteration.get(obs.candidate_id, self.state.iteration),
-                    observation=obs.to_dict(),
-                )
-            )
-            if not obs.ok:
-                logger.warning("validation of %s failed: %s", obs.candidate_id, obs.reason)
-        self.state.pending = [t for t in self.state.pending if t["candidate_id"] not in finished]
+    # -- stage helpers (the stages themselves are in campaign/stages.py) ---------------
 
     def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        latest: dict[str, dict[str, float]] = {}
-        if self._validates():  # each target from its mapped fidelity only
-            latest = {
-                cid: row for cid, row in self._observed_values().items() if cid in self.index_of
-            }
-        else:
-            for record in self.state.observations:
-                obs = record.observation
-                if obs["ok"] and obs["candidate_id"] in self.index_of:
-                    # Later observations override per target (a lab value keeps the rest).
-                    latest.setdefault(obs["candidate_id"], {}).update(obs["values"])
-        ids = sorted(latest, key=lambda i: self.index_of[i])
-        indices = np.array([self.index_of[i] for i in ids], dtype=np.int64)
-        y = np.array(
-            [[latest[i].get(t, np.nan) for t in self.config.targets] for i in ids],
-            dtype=np.float64,
-        ).reshape(len(ids), len(self.config.targets))
-        return indices, y
-
-    def _stage_train(self) -> None:
-        assert self.surrogate is not None and self.features is not None
-        indices, y = self._training_data()
-        if self._validates():
-            self._check_trainable(y)
-        report = self.surrogate.fit_pool(
-            self.features.select(indices),
-            y,
-            warm_start=self.config.loop.warm_start,
-            executor=self.executor,
-            seed_offset=self.state.iteration,
-        )
-        model_dir = f"models/iter_{self.state.iteration:03d}"
-        self.surrogate.save(self.run_dir / model_dir)
-        previous = self.state.model_dir
-        self.state.model_dir = model_dir
-        self.state.fit = {
-            "iteration": self.state.iteration,
-            "n_train": report.n_train,
-            "val_mae": report.val_mae,
-            "seconds": report.seconds,
-            "warm_start": report.warm_start,
-            "epochs": [m.epochs for m in report.members],
-        }
-        if previous and previous != model_dir:
-            logger.debug("superseded surrogate %s is removed after this iteration", previous)
-
-    def _check_trainable(self, y: np.ndarray) -> None:
-        """A computed campaign needs each target observed (at its fidelity) before TRAIN."""
-        counts = np.isfinite(y).sum(axis=0) if y.size else np.zeros(len(self.config.targets))
-        missing = [
-            f"{t} ({self.config.oracle.learn[t]})"
-            for t, c in zip(self.config.targets, counts, strict=True)
-            if c == 0
-        ]
-        if missing or len(y) < 2:
-            raise CampaignError(
-                f"cannot train: no successful observation yet of {missing or 'two candidates'} "
-                f"after {len(self.state.observations)} observations "
-                f"({sum(not r.observation['ok'] for r in self.state.observations)} failed). "
-                "Pass more candidates to that stage (select_top, initial_labels) or fix the "
-                "failures (see each job's log in the job store), then resume."
-            )
-
-    def _scores_path(self) -> Path:
-        return self.run_dir / "scores" / f"iter_{self.state.iteration:03d}.npz"
-
-    def _stage_score(self) -> None:
-        assert self.surrogate is not None and self.features is not None
-        # With an executor, partitions of the pool are scored in parallel; the result is
-        # identical to scoring without one (see surrogates/scoring.py).
-        prediction = self.surrogate.predict_pool(self.features, executor=self.executor)
-        assert prediction.samples is not None
-        path = self._scores_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.stem + ".tmp.npz")
-        np.savez(tmp, samples=prediction.samples, acquisition=np.full(len(self.pool), np.nan))
-        tmp.replace(path)
-        previous = self.state.scores_file
-        self.state.scores_file = str(path.relative_to(self.run_dir))
-        if previous and previous != self.state.scores_file:
-            (self.run_dir / previous).unlink(missing_ok=True)
-
-    def _load_scores(self) -> tuple[np.ndarray, np.ndarray]:
-        if not self.state.scores_file:
-            raise CampaignError("internal: no pool scores recorded before selection")
-        with np.load(self.run_dir / self.state.scores_file, allow_pickle=False) as data:
-            return data["samples"], data["acquisition"]
-
-    def _prediction(self) -> Prediction | None:
-        from materials_ai.surrogates.prediction import Prediction
-
-        if not self.state.scores_file:
-            return None
-        samples, _ = self._load_scores()
-        return Prediction.from_samples(samples, tuple(self.config.targets))
-
-    def _stage_select(self) -> None:
-        from materials_ai.acquisition.select import select_batch
-
-        if self.state.scores_file:
-            samples, _ = self._load_scores()
-        else:  # random baseline: no model, no scores
-            samples = np.empty((0, len(self.pool), len(self.config.targets)))
-        requested = self.state.requested_ids()
-        available = np.array(
-            [i for i, c in enumerate(self.pool) if c.id not in requested], dtype=np.int64
-        )
-        q = self.config.loop.batch_size
-        cap = self.config.loop.max_oracle_calls
-        if cap is not None:
-            q = min(q, cap - self.state.oracle_calls)
-        labelled, y = self._training_data()
-        selection = select_batch(
-            samples,
-            self.objective,
-            self.config.acquisition,
-            q,
-            available=available,
-            observed_values=y,
-            observed_indices=labelled,
-            groups=self.chemsys_codes,
-            seed=_seed(self.config.seed, self.state.iteration, 1),
-        )
-        if self.state.scores_file:
-            path = self.run_dir / self.state.scores_file
-            tmp = path.with_name(path.stem + ".tmp.npz")
-            np.savez(tmp, samples=samples, acquisition=selection.candidate_values)
-            tmp.replace(path)
-        self.state.selections.append(
-            SelectionRecord(
-                iteration=self.state.iteration,
-                strategy=selection.strategy,
-                candidate_ids=[self.pool[i].id for i in selection.indices],
-                acquisition_values=[
-                    None if not np.isfinite(v) else float(v) for v in selection.pick_values
-                ],
-                predicted_mean={
-                    t: samples[:, selection.indices, j].mean(axis=0).tolist()
-                    for j, t in enumerate(self.config.targets)
-                }
-                if len(samples)
-                else {},
-                predicted_std={
-                    t: samples[:, selection.indices, j].std(axis=0, ddof=1).tolist()
-                    if samples.shape[0] > 1
-                    else [0.0] * len(selection.indices)
-                    for j, t in enumerate(self.config.targets)
-                }
-                if len(samples)
-                else {},
-            )
-        )
-
-    def _stage_submit(self) -> None:
-        selection = self.state.selections[-1]
-        if selection.iteration != self.state.iteration:
-            raise CampaignError("internal: no selection recorded for this iteration")
-        self._submit(
-            np.array([self.index_of[i] for i in selection.candidate_ids]),
-            iteration=None,
-            strategy=None,
-            values=None,
-        )
-
-    def _submit(
-        self,
-        indices: np.ndarray,
-        *,
-        iteration: int | None,
-        strategy: str | None,
-        values: Sequence[float | None] | None,
-    ) -> None:
-        assert self.oracle is not None
-        candidates = [self.pool[int(i)] for i in indices]
-        if iteration is not None:
-            self.state.selections.append(
-                SelectionRecord(
-                    iteration=iteration,
-                    strategy=str(strategy),
-                    candidate_ids=[c.id for c in candidates],
-                    acquisition_values=list(values or []),
-                )
-            )
-        already = {t["candidate_id"] for t in self.state.pending}
-        tickets = self.oracle.submit([c for c in candidates if c.id not in already])
-        self.state.pending.extend(t.to_dict() for t in tickets)
-        self.state.oracle_calls += len(tickets)
-
-    def _stage_record(self) -> None:
-        from materials_ai.report.ranked import build_ranked_list, write_ranked_list
-
-        final = self._is_final()
-        iteration = self.state.iteration
-        prediction = self._prediction()
-        acquisition = None
-        if self.state.scores_file and not final:
-            _, acquisition = self._load_scores()
-        observed = self._observed_values()
-        selected = (
-            self.state.selections[-1].candidate_ids
-            if not final
-            and self.state.selections
-            and self.state.selections[-1].iteration == iteration
-            else []
-        )
-        ranked = build_ranked_list(
-            self.pool,
-            prediction,
-            self.objective,
-            observed=observed,
-            acquisition_values=acquisition,
-            selected_ids=selected,
-            target_units=self.target_units,
-            size=self.config.loop.ranked_list_size,
-            metadata={
-                "campaign": self.config.name,
-                "iteration": iteration,
-                "final": final,
-                "oracle_calls": self.state.oracle_calls,
-                "dataset": self.config.data.dataset,
-            },
-        )
-        out_dir = self.run_dir / ("final" if final else f"iterations/iter_{iteration:03d}")
-        paths = write_ranked_list(ranked, self.pool, out_dir, top_cifs=self.config.loop.top_cifs)
-        metrics = self._metrics(iteration, observed)
-        self.state.metrics.append(metrics)
-        self.tracker.log_metrics(metrics, step=iteration)
-        self.tracker.log_artifact(paths["csv"], "final" if final else f"iter_{iteration:03d}")
-        if final:
-            self.tracker.log_artifact(paths["json"], "final")
-        self._log_line(metrics, final)
-        self._remove_stale_models()
-
-    def _observed_values(self) -> dict[str, dict[str, float]]:
-        if self._validates():
-            from materials_ai.campaign.validation import learned_values
-
-            return learned_values(
-                (r.observation for r in self.state.observations), self.config.oracle.learn
-            )
-        observed: dict[str, dict[str, float]] = {}
-        for record in self.state.observations:
-            obs = record.observation
-            if obs["ok"]:
-                observed.setdefault(obs["candidate_id"], {}).update(obs["values"])
-        return observed
+        """Pool indices and labels (`m x t`, NaN: unobserved) of the observed candidates."""
+        return stages.training_data(self)
 
     def targets_found(self) -> int:
         """Validated candidates that meet every criterion."""
-        observed = self._observed_values()
-        if not observed:
-            return 0
-        values = np.array(
-            [[v.get(t, np.nan) for t in self.config.targets] for v in observed.values()]
-        )
-        return int(self.objective.satisfied(values).sum())
+        observed = self.plan.observed_values(self.state.observations)
+        return record.count_found(observed, self.objective, self.config.targets)
 
-    def _metrics(self, iteration: int, observed: dict[str, dict[str, float]]) -> dict[str, float]:
-        values = np.array(
-            [[v.get(t, np.nan) for t in self.config.targets] for v in observed.values()]
-        ).reshape(len(observed), len(self.config.targets))
-        desirability = self.objective.desirability(values) if len(values) else np.zeros(0)
-        finite = desirability[np.isfinite(desirability)]
-        metrics: dict[str, float] = {
-            "iteration": float(iteration),
-            "oracle_calls": float(self.state.oracle_calls),
-            "n_labelled": float(len(observed)),
-            "targets_found": float(self.targets_found()),
-            "best_desirability": float(finite.max()) if finite.size else float("nan"),
-        }
-        if self.targets_total is not None:
-            metrics["targets_total"] = float(self.targets_total)
-        if self._validates():
-            from materials_ai.oracles.fidelity import fidelity_counts
-
-            for key, count in fidelity_counts(
-                r.observation for r in self.state.observations
-            ).items():
-                metrics[f"observations_{key.replace(':', '_')}"] = float(count)
-            metrics["pending_validations"] = float(len(self.state.pending))
-        fit = self.state.fit or {}
-        if fit.get("iteration") == iteration:
-            for target, mae in fit.get("val_mae", {}).items():
-                metrics[f"val_mae_{target}"] = float(mae)
-        for stage, seconds in self._stage_seconds.items():
-            metrics[f"seconds_{stage}"] = float(seconds)
-        self._stage_seconds = {}
-        return metrics
-
-    def _remove_stale_models(self) -> None:
-        models = self.run_dir / "models"
-        if not models.exists():
-            return
-        for folder in models.iterdir():
-            if folder.is_dir() and f"models/{folder.name}" != self.state.model_dir:
-                shutil.rmtree(folder, ignore_errors=True)
-
-    # -- tracking and display ---------------------------------------------------------
+    # -- tracking and summary ---------------------------------------------------------
 
     def _start_tracking(self) -> None:
         tracker = self.tracker
@@ -770,89 +358,12 @@ class Campaign:
         self.state.tracking_run_id = tracker.run_id
         save_state(self.state, self.run_dir)
 
-    def _log_line(self, metrics: dict[str, float], final: bool) -> None:
-        if not self.progress:
-            return
-        from rich.console import Console
-
-        total = f"/{self.targets_total}" if self.targets_total is not None else ""
-        maes = ", ".join(
-            f"{k.removeprefix('val_mae_')} {v:.3g}"
-            for k, v in metrics.items()
-            if k.startswith("val_mae_") and np.isfinite(v)
-        )
-        label = "final" if final else f"iteration {int(metrics['iteration'])}"
-        Console(stderr=True).print(
-            f"[bold]{label}[/]: oracle calls {int(metrics['oracle_calls'])}, "
-            f"found {int(metrics['targets_found'])}{total}"
-            + (f", validation MAE {maes}" if maes else "")
-        )
-
-    def _progress_bar(self):  # type: ignore[no-untyped-def]
-        from contextlib import contextmanager
-
-        @contextmanager
-        def bar():  # type: ignore[no-untyped-def]
-            if not self.progress:
-                yield lambda state: None
-                return
-            from rich.progress import (
-                BarColumn,
-                MofNCompleteColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
-
-            total = self.config.loop.iterations + 2
-            with Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                transient=False,
-            ) as progress:
-                task = progress.add_task(
-                    self.config.name, total=total, completed=self.state.iteration
-                )
-
-                def advance(state: CampaignState) -> None:
-                    stage = state.completed[-1].value if state.completed else "next"
-                    progress.update(
-                        task,
-                        completed=total if state.done else min(state.iteration, total),
-                        description=f"{self.config.name} · iter {state.iteration} · {stage}",
-                    )
-
-                yield advance
-
-        return bar()
-
     def summary(self) -> CampaignSummary:
         """Where the campaign stands."""
-        final = self.run_dir / "final"
-        latest = final if final.exists() else None
-        if latest is None:
-            iters = sorted((self.run_dir / "iterations").glob("iter_*"))
-            latest = iters[-1] if iters else None
-        tracking_uri = None
-        if self.config.tracking.backend != "none":
-            from materials_ai.tracking import default_tracking_uri
-
-            tracking_uri = self.config.tracking.tracking_uri or default_tracking_uri(self.run_dir)
-        return CampaignSummary(
-            name=self.config.name,
-            run_dir=self.run_dir,
-            done=self.state.done,
-            iteration=self.state.iteration,
-            oracle_calls=self.state.oracle_calls,
+        return summarize(
+            self.config,
+            self.run_dir,
+            self.state,
             targets_found=self.targets_found(),
             targets_total=self.targets_total,
-            ranked_csv=latest / "ranked_candidates.csv" if latest else None,
-            ranked_json=latest / "ranked_candidates.json" if latest else None,
-            cif_dir=latest / "cifs" if latest else None,
-            tracking_uri=tracking_uri,
-            tracking_run_id=self.state.tracking_run_id,
         )

@@ -248,7 +248,7 @@ def campaign_export(
     lang: Annotated[str, typer.Option(help="Language of README.txt and report: en, es.")] = "en",
 ) -> None:
     """Write the lab hand-off bundle: candidates (CSV/JSON + schema), CIFs, report, README."""
-    from materials_ai.campaign.inspect import export_campaign
+    from materials_ai.lab.export import export_campaign
 
     try:
         paths = export_campaign(run_dir, out_dir=out, top=top, lang=lang)
@@ -270,7 +270,7 @@ def campaign_ingest(
     are kept. Exit code 0: every row accepted; 1: some rows rejected (the valid ones were
     added); 2: the file as a whole is unusable (nothing added).
     """
-    from materials_ai.campaign.ingest import ingest_results
+    from materials_ai.lab.ingest import ingest_results
 
     try:
         report = ingest_results(run_dir, results, dry_run=dry_run)

@@ -42,6 +42,8 @@ class Oracle(Protocol):
     ``submit`` must not block on the measurement; ``collect`` returns observations for
     the finished tickets only, and calling it twice for the same ticket returns the
     same observation (idempotent), so a resumed campaign can safely collect again.
+    ``resubmit`` re-registers the tickets an earlier process issued, so a resumed
+    campaign can collect them (and a computing oracle can adopt or re-launch their jobs).
     """
 
     name: str
@@ -52,4 +54,8 @@ class Oracle(Protocol):
 
     def collect(self, tickets: Sequence[Ticket]) -> list[Observation]:
         """Return observations of the finished tickets among ``tickets``."""
+        ...
+
+    def resubmit(self, tickets: Sequence[Ticket]) -> None:
+        """Re-register ``tickets`` issued by an earlier process (a resumed campaign)."""
         ...

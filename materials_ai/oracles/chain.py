@@ -34,20 +34,13 @@ from typing import TYPE_CHECKING, Any
 from materials_ai.data.records import Candidate, Observation
 from materials_ai.errors import OracleError
 from materials_ai.oracles.base import Ticket
-from materials_ai.oracles.job_oracle import (
-    ExecutorLauncher,
-    JobOracle,
-    Launcher,
-    ProcessLauncher,
-)
-from materials_ai.oracles.jobs import JobStore, atomic_write_json, read_json
+from materials_ai.oracles.job_oracle import JobOracle
+from materials_ai.oracles.jobs import atomic_write_json, read_json
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-    from materials_ai.compute import Executor
     from materials_ai.data.records import Molecule
-    from materials_ai.oracles.config import FidelityChainConfig
 
 logger = logging.getLogger(__name__)
 
@@ -333,66 +326,3 @@ class OracleChain:
                 break
             observations.extend(stage.oracle.collect([ticket]))
         return observations
-
-
-def build_chain(
-    config: FidelityChainConfig,
-    run_dir: str | Path = ".",
-    *,
-    executor: Executor | None = None,
-) -> OracleChain:
-    """Build an :class:`OracleChain` from its config.
-
-    Args:
-        config: The chain config.
-        run_dir: Base folder of a relative ``config.job_dir`` (the campaign run directory).
-        executor: Needed for ``launcher: executor`` (the campaign's executor).
-
-    Raises:
-        OracleError: If ``launcher`` is ``executor`` and no executor is given.
-    """
-    from dask.utils import parse_bytes
-
-    root = Path(config.job_dir)
-    if not root.is_absolute():
-        root = Path(run_dir) / root
-    launcher: Launcher
-    if config.launcher == "executor":
-        if executor is None:
-            raise OracleError("oracle launcher 'executor' needs the campaign's executor")
-        launcher = ExecutorLauncher(executor)
-    else:
-        launcher = ProcessLauncher(config.max_parallel)
-    stages = []
-    for stage_config in config.stages:
-        name = stage_config.name or stage_config.oracle.kind
-        store = JobStore(
-            root / name, stale_after_s=config.stale_after_s, max_attempts=config.max_attempts
-        )
-        oracle = JobOracle(
-            stage_config.oracle.task(),
-            store,
-            name=name,
-            launcher=launcher,
-            fidelity=getattr(stage_config.oracle, "fidelity", None),
-            batch_size=stage_config.batch_size,
-            cores=stage_config.resources.cores,
-            timeout_s=stage_config.resources.timeout_s,
-            detach=config.detach,
-            resources={
-                "cores": float(stage_config.resources.cores),
-                "memory": float(parse_bytes(stage_config.resources.memory)),
-            },
-        )
-        stages.append(
-            ChainStage(
-                oracle=oracle,
-                select_top=stage_config.select_top,
-                rank_by=stage_config.rank_by,
-                descending=stage_config.descending,
-                max_values=dict(stage_config.max_values),
-                min_values=dict(stage_config.min_values),
-                use_output_structure=stage_config.use_output_structure,
-            )
-        )
-    return OracleChain(stages, root)

@@ -159,10 +159,11 @@ class XTBOracleConfig(BaseModel):
     embed_seed: int = Field(0, ge=0)
 
     def task(self) -> Task:
-        from materials_ai.molecules.oracles import XTBTask
+        from materials_ai.oracles.tasks import task_class
 
-        # The Task protocol is typed for crystals; molecular tasks take Molecules.
-        return XTBTask(  # type: ignore[return-value]
+        # By registry name: the molecular branch plugs into the oracles, which never import
+        # it (``materials_ai.molecules.oracles.XTBTask``; checked by lint-imports).
+        return task_class(self.kind)(  # type: ignore[no-any-return]
             method=self.method,
             electronic_temperature_k=self.electronic_temperature_k,
             embed_seed=self.embed_seed,
@@ -188,10 +189,10 @@ class PySCFOracleConfig(BaseModel):
     embed_seed: int = Field(0, ge=0)
 
     def task(self) -> Task:
-        from materials_ai.molecules.oracles import PySCFTask
+        from materials_ai.oracles.tasks import task_class
 
-        # The Task protocol is typed for crystals; molecular tasks take Molecules.
-        return PySCFTask(  # type: ignore[return-value]
+        # By registry name, as for xtb (``materials_ai.molecules.oracles.PySCFTask``).
+        return task_class(self.kind)(  # type: ignore[no-any-return]
             xc=self.xc,
             basis=self.basis,
             density_fit=self.density_fit,
@@ -286,7 +287,81 @@ class FidelityChainConfig(BaseModel):
         return self
 
     def build(self, run_dir: str | Path = ".", *, executor: Executor | None = None) -> OracleChain:
-        """Build the chain (see :func:`materials_ai.oracles.chain.build_chain`)."""
-        from materials_ai.oracles.chain import build_chain
-
+        """Build the chain (see :func:`build_chain`)."""
         return build_chain(self, run_dir, executor=executor)
+
+
+def build_chain(
+    config: FidelityChainConfig,
+    run_dir: str | Path = ".",
+    *,
+    executor: Executor | None = None,
+) -> OracleChain:
+    """Build an :class:`~materials_ai.oracles.chain.OracleChain` from its config.
+
+    It lives here, not in :mod:`materials_ai.oracles.chain`, so that the chain never
+    imports its config (the config imports the chain, lazily, to build it).
+
+    Args:
+        config: The chain config.
+        run_dir: Base folder of a relative ``config.job_dir`` (the campaign run directory).
+        executor: Needed for ``launcher: executor`` (the campaign's executor).
+
+    Raises:
+        OracleError: If ``launcher`` is ``executor`` and no executor is given.
+    """
+    from dask.utils import parse_bytes
+
+    from materials_ai.errors import OracleError
+    from materials_ai.oracles.chain import ChainStage, OracleChain
+    from materials_ai.oracles.job_oracle import (
+        ExecutorLauncher,
+        JobOracle,
+        Launcher,
+        ProcessLauncher,
+    )
+    from materials_ai.oracles.jobs import JobStore
+
+    root = Path(config.job_dir)
+    if not root.is_absolute():
+        root = Path(run_dir) / root
+    launcher: Launcher
+    if config.launcher == "executor":
+        if executor is None:
+            raise OracleError("oracle launcher 'executor' needs the campaign's executor")
+        launcher = ExecutorLauncher(executor)
+    else:
+        launcher = ProcessLauncher(config.max_parallel)
+    stages = []
+    for stage_config in config.stages:
+        name = stage_config.name or stage_config.oracle.kind
+        store = JobStore(
+            root / name, stale_after_s=config.stale_after_s, max_attempts=config.max_attempts
+        )
+        oracle = JobOracle(
+            stage_config.oracle.task(),
+            store,
+            name=name,
+            launcher=launcher,
+            fidelity=getattr(stage_config.oracle, "fidelity", None),
+            batch_size=stage_config.batch_size,
+            cores=stage_config.resources.cores,
+            timeout_s=stage_config.resources.timeout_s,
+            detach=config.detach,
+            resources={
+                "cores": float(stage_config.resources.cores),
+                "memory": float(parse_bytes(stage_config.resources.memory)),
+            },
+        )
+        stages.append(
+            ChainStage(
+                oracle=oracle,
+                select_top=stage_config.select_top,
+                rank_by=stage_config.rank_by,
+                descending=stage_config.descending,
+                max_values=dict(stage_config.max_values),
+                min_values=dict(stage_config.min_values),
+                use_output_structure=stage_config.use_output_structure,
+            )
+        )
+    return OracleChain(stages, root)

@@ -1,7 +1,7 @@
 """Strings of the documents people read (HTML report, lab README), in English and Spanish.
 
-Every user-facing phrase of :mod:`materials_ai.report.html` and
-:mod:`materials_ai.report.bundle` lives here, keyed by a short name, so that a language is
+Every user-facing phrase of :mod:`materials_ai.report.html` and of the lab README
+(:mod:`materials_ai.lab.export`) lives here, keyed by a short name, so that a language is
 one dictionary and a missing translation is caught by a test (both dictionaries must have
 the same keys). Numbers keep the decimal point in both languages, as the CSV and JSON files
 do, so that a value reads the same in the report and in the spreadsheet.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from materials_ai.acquisition.objective import DesirabilityObjective
+from materials_ai.campaign.layout import cif_file_name
 from materials_ai.data.records import Candidate, Molecule
 from materials_ai.report.structures import molfile
 from materials_ai.surrogates.prediction import Prediction
@@ -71,8 +71,10 @@ def build_ranked_list(
     Returns:
         Columns: ``rank, id, formula, status, score, predicted_desirability,
         p_all_criteria, acquisition_value, validated_desirability, satisfies_all`` and,
-        per target ``t``: ``t_pred_mean, t_pred_std, t_validated``. A pool of molecules
-        also gets a ``smiles`` column after ``formula``.
+        per target ``t``: ``t_pred_mean, t_pred_std, t_validated``; then
+        ``domain_distance`` and ``outside_domain`` when the surrogate scores its
+        applicability domain. A pool of molecules also gets a ``smiles`` column after
+        ``formula``.
     """
     names = objective.target_names
     n = len(candidates)
@@ -132,6 +134,11 @@ def build_ranked_list(
         table[f"{t}_pred_mean"] = mean[:, j]
         table[f"{t}_pred_std"] = std[:, j]
         table[f"{t}_validated"] = validated[:, j]
+    if prediction is not None and prediction.domain is not None:
+        # Distance to the training set over the training rows' own 95th percentile:
+        # above 1, the candidate lies outside the surrogate's domain.
+        table["domain_distance"] = prediction.domain
+        table["outside_domain"] = prediction.outside_domain()
     table["_structure_index"] = np.arange(n)
     # NaN scores (no model yet, unmeasured) go last; ties keep pool order.
     table = table.sort_values("score", ascending=False, na_position="last", kind="stable")
@@ -142,20 +149,6 @@ def build_ranked_list(
         target_units=dict(target_units or {t: "" for t in names}),
         metadata=dict(metadata or {}),
     )
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
-
-
-def cif_stem(candidate_id: str, formula: str) -> str:
-    """The ``<id>_<formula>`` part of a candidate's CIF file name (unsafe characters → ``_``)."""
-    return f"{_safe_name(str(candidate_id))}_{_safe_name(str(formula))}"
-
-
-def cif_file_name(rank: int, candidate_id: str, formula: str) -> str:
-    """CIF file name of a ranked candidate: ``<rank:03d>_<id>_<formula>.cif``."""
-    return f"{int(rank):03d}_{cif_stem(candidate_id, formula)}.cif"
 
 
 def _json_value(value: Any) -> Any:

@@ -43,7 +43,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import torch
@@ -53,7 +53,7 @@ from materials_ai.graphs.builder import crystal_graphs
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import recalibrated
-from materials_ai.surrogates.config import ModelConfig
+from materials_ai.surrogates.config import EnsembleConfig, ModelConfig
 from materials_ai.surrogates.error_distribution import StandardizedErrors
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
@@ -67,11 +67,11 @@ if TYPE_CHECKING:
     from materials_ai.acquisition.objective import DesirabilityObjective
     from materials_ai.compute import Executor
     from materials_ai.surrogates.cgcnn import CGCNN
-    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 
 __all__ = [
     "CompactStructures",
     "EnsembleWeights",
+    "FittedEnsemble",
     "PartitionSummary",
     "PosteriorMeanDesirability",
     "RunningStats",
@@ -94,6 +94,36 @@ MAX_PARTITION_SIZE = 8192
 # --------------------------------------------------------------------------------------
 # The scattered model
 # --------------------------------------------------------------------------------------
+
+
+class FittedEnsemble(Protocol):
+    """What scoring takes from a surrogate: its configs, targets and member weights.
+
+    :class:`~materials_ai.surrogates.ensemble.GraphEnsembleSurrogate` is one. Scoring names
+    this protocol rather than the class so that it never imports the ensemble module,
+    which imports this one to score pools (no import cycle; checked by ``lint-imports``).
+    Optional ``std_scales`` and ``error_distributions`` attributes are used when present.
+    """
+
+    @property
+    def config(self) -> EnsembleConfig:
+        """Ensemble settings (``model`` and ``graph`` are read)."""
+        ...
+
+    @property
+    def target_names(self) -> Sequence[str]:
+        """The `t` target names, in output order."""
+        ...
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the members have weights."""
+        ...
+
+    @property
+    def member_states(self) -> Sequence[StateDict]:
+        """The `s` members' state dicts."""
+        ...
 
 
 @dataclass
@@ -124,7 +154,7 @@ class EnsembleWeights:
     _models: list[CGCNN] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_surrogate(cls, surrogate: GraphEnsembleSurrogate) -> EnsembleWeights:
+    def from_surrogate(cls, surrogate: FittedEnsemble) -> EnsembleWeights:
         """Take the weights of a fitted ensemble (shared, not copied)."""
         if not surrogate.is_fitted:
             raise SurrogateError("the surrogate is not fitted; call fit() or load() first")
@@ -259,7 +289,7 @@ def _score_partition(
 
 
 def score_pool(
-    surrogate: GraphEnsembleSurrogate,
+    surrogate: FittedEnsemble,
     graphs: PackedGraphs,
     *,
     executor: Executor | None = None,
@@ -760,7 +790,7 @@ def _load_summary(path: Path) -> PartitionSummary:
 
 
 def stream_score(
-    surrogate: GraphEnsembleSurrogate,
+    surrogate: FittedEnsemble,
     paths: Sequence[str | Path],
     *,
     score: Callable[[Prediction], np.ndarray],

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from materials_ai.campaign.ingest import ingest_results
 from materials_ai.campaign.inspect import (
     campaign_status,
     candidate_structures,
-    export_campaign,
     latest_ranked_list,
     pool_size,
 )
 from materials_ai.campaign.state import load_state
 from materials_ai.errors import CampaignError
+from materials_ai.lab.ingest import ingest_results
 from materials_ai.testing.runs import TinyRun, tiny_env, tiny_run
 
 
@@ -69,10 +68,3 @@ def test_structures_from_cifs_then_from_the_pool(run: TinyRun) -> None:
     assert set(everything) == set(ids)
     # Without the data mirror the pool cannot load: what the CIFs give, no error.
     assert set(candidate_structures(run.run_dir, ids, formulas=formulas)) == set(ids[:3])
-
-
-def test_export_defaults_to_run_dir_export(run: TinyRun) -> None:
-    with tiny_env(run):
-        paths = export_campaign(run.run_dir, top=2)
-    assert paths["csv"] == run.run_dir / "export" / "candidates.csv"
-    assert len(list(paths["cifs"].glob("*.cif"))) == 2

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from materials_ai.campaign.config import load_workflow
@@ -57,6 +58,11 @@ def test_chgnet_gp_campaign_runs_resumes_and_reloads(real_data: Path, tmp_path: 
     state = load_state(tmp_path / "straight")
     assert state.fit is not None and state.fit["n_train"] == 50
     assert set(state.fit["val_mae"]) == {"heat_of_formation", "band_gap", "vbm", "cbm"}
+    # The ranked list says how far each candidate lies from the training data.
+    ranked = pd.read_csv(tmp_path / "straight" / "final" / "ranked_candidates.csv")
+    assert {"domain_distance", "outside_domain"} <= set(ranked.columns)
+    validated = ranked[ranked["status"] == "validated"]
+    assert (validated["domain_distance"] < 1.5).all()  # labelled rows lie inside
     # The features were cached: one file of the CHGNet featurizer for this pool.
     cached = list((tmp_path / "cache" / "features").glob("chgnet-*.npz"))
     assert len(cached) == 1

@@ -45,7 +45,7 @@ def test_two_iteration_molecular_campaign_end_to_end(
     assert (screened["code"] == "PFAS (OECD 2021)").all()
     assert summary.targets_total is not None and summary.targets_total > 0
     # The lab bundle of a molecular campaign: molfiles instead of CIFs, no lattice columns.
-    from materials_ai.report.bundle import write_bundle
+    from materials_ai.lab.export import write_bundle
 
     paths = write_bundle(tmp_path / "run", tmp_path / "to_lab", top=5, lang="en")
     table = pd.read_csv(paths["csv"], dtype={"id": str})

@@ -167,7 +167,7 @@ def test_report_command(run: TinyRun, tmp_path: Path) -> None:
 
 
 def test_lab_results_section_after_ingest(run: TinyRun, tmp_path: Path) -> None:
-    from materials_ai.campaign.ingest import ingest_results
+    from materials_ai.lab.ingest import ingest_results
 
     state = load_state(run.run_dir)
     picked = state.selections[1].candidate_ids[0]  # a round-1 pick: it has a prediction

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from materials_ai.campaign.ingest import ingest_results, measured_column, unit_token
-from materials_ai.campaign.inspect import export_campaign
 from materials_ai.campaign.loop import Campaign
 from materials_ai.campaign.state import load_state
 from materials_ai.cli.app import app
 from materials_ai.errors import DataError
+from materials_ai.lab.export import export_campaign
+from materials_ai.lab.ingest import ingest_results
 from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 from materials_ai.testing.runs import TinyRun, tiny_env, tiny_run
 
@@ -43,13 +43,6 @@ def _experiments(run: TinyRun) -> list[dict]:
         for r in load_state(run.run_dir).observations
         if r.observation["fidelity"] == "experiment"
     ]
-
-
-def test_column_names_carry_the_unit() -> None:
-    assert unit_token("eV") == "eV"
-    assert unit_token("eV/atom") == "eV_per_atom"
-    assert measured_column("band_gap", "eV") == "measured_band_gap_eV"
-    assert measured_column("formation_energy", "eV/atom") == "measured_formation_energy_eV_per_atom"
 
 
 def test_malformed_file_gives_row_errors_and_keeps_valid_rows(run: TinyRun, tmp_path: Path) -> None:

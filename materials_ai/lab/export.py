@@ -13,9 +13,10 @@
     results_template.csv  id column pre-filled; measured_<target>_<unit>, phase_pure,
                           synthesized and notes left empty for the lab
 
-The layout is versioned by :data:`BUNDLE_SCHEMA_VERSION` (in ``candidates.json``,
-``schema.json`` and the README); ``docs/lab_handoff.md`` documents it for people. A change
-that renames or removes a column, or changes its meaning or unit, increments the version.
+The layout is versioned by :data:`~materials_ai.lab.schema.BUNDLE_SCHEMA_VERSION` (in
+``candidates.json``, ``schema.json`` and the README); ``docs/lab_handoff.md`` documents it
+for people. A change that renames or removes a column, or changes its meaning or unit,
+increments the version. The columns themselves are defined in :mod:`materials_ai.lab.schema`.
 Columns that later screens add to the ranked list (hull distance, sustainability score …)
 are passed through under their own names and listed in ``schema.json``.
 """
@@ -27,146 +28,38 @@ import logging
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from materials_ai.campaign.ingest import (
-    ID_COLUMN,
-    NOTES_COLUMN,
-    PLAUSIBLE_RANGES,
-    RESULTS_SCHEMA_VERSION,
-    YES_NO_COLUMNS,
-    campaign_target_units,
-    results_columns,
-    unit_token,
-)
+from materials_ai.campaign.layout import cif_file_name
 from materials_ai.data.records import Molecule
 from materials_ai.errors import CampaignError
+from materials_ai.lab.schema import (
+    BUNDLE_SCHEMA_VERSION,
+    ID_COLUMN,
+    LEADING_COLUMNS,
+    NOTES_COLUMN,
+    STRUCTURE_COLUMNS,
+    YES_NO_COLUMNS,
+    Column,
+    candidate_columns,
+    results_columns,
+    results_schema,
+    unit_token,
+)
 from materials_ai.report.i18n import MEASURED_DESCRIPTIONS, target_label, translator
-from materials_ai.report.ranked import cif_file_name
 from materials_ai.report.structures import molfile, summarize_structure, symmetrized_cif
 
 if TYPE_CHECKING:
     import pandas as pd
     from pymatgen.core import Structure
 
+__all__ = ["BUNDLE_SCHEMA_VERSION", "build_candidate_table", "export_campaign", "write_bundle"]
+
 logger = logging.getLogger(__name__)
-
-#: Version of the bundle layout (files, columns, JSON keys).
-BUNDLE_SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Column:
-    """One documented column.
-
-    Attributes:
-        name: Column name (``{target}`` and ``{unit}`` are placeholders in per-target
-            columns, e.g. ``{target}_pred_mean_{unit}``).
-        type: ``int``, ``float``, ``bool`` or ``str``.
-        unit: Unit, or ``""``.
-        description: What it holds.
-    """
-
-    name: str
-    type: str
-    unit: str
-    description: str
-
-    def as_dict(self) -> dict[str, str]:
-        """Plain dict."""
-        return {
-            "name": self.name,
-            "type": self.type,
-            "unit": self.unit,
-            "description": self.description,
-        }
-
-
-#: Columns of candidates.csv before the per-target columns.
-LEADING_COLUMNS = (
-    Column("rank", "int", "", "1 = best; validated values rank before predictions."),
-    Column("id", "str", "", "Candidate id in the campaign's pool (use it in results files)."),
-    Column("formula", "str", "", "Reduced chemical formula."),
-    Column(
-        "status",
-        "str",
-        "",
-        "validated (value computed or measured), selected (chosen for validation, "
-        "pending) or candidate (prediction only).",
-    ),
-    Column(
-        "score",
-        "float",
-        "",
-        "Ranking key: validated desirability if validated, else predicted desirability.",
-    ),
-    Column(
-        "predicted_desirability",
-        "float",
-        "",
-        "Ensemble-mean desirability: the worst criterion margin in units of the "
-        "criterion's scale; >= 0 when every criterion is met.",
-    ),
-    Column(
-        "p_all_criteria",
-        "float",
-        "",
-        "Share of ensemble members predicting that every criterion is met (0-1).",
-    ),
-    Column("validated_desirability", "float", "", "Desirability of the validated values."),
-    Column("satisfies_all", "bool", "", "The validated values meet every criterion."),
-    Column(
-        "fidelity",
-        "str",
-        "",
-        "Where validated values come from: replay (DFT table), dft, experiment; joined "
-        "with ' + ' when several; empty if not validated.",
-    ),
-)
-
-#: Per-target columns ({target}, {unit} replaced by each target and its unit token).
-TARGET_COLUMNS = (
-    Column("{target}_pred_mean_{unit}", "float", "{unit}", "Surrogate ensemble mean."),
-    Column(
-        "{target}_pred_std_{unit}",
-        "float",
-        "{unit}",
-        "Surrogate ensemble standard deviation (uncertainty).",
-    ),
-    Column(
-        "{target}_validated_{unit}",
-        "float",
-        "{unit}",
-        "Validated value (computed or measured); empty if not validated.",
-    ),
-)
-
-#: Structure columns (from the candidate's structure; conventional standard cell).
-STRUCTURE_COLUMNS = (
-    Column("prototype", "str", "", "Structure type guessed from stoichiometry and space group."),
-    Column("spacegroup_symbol", "str", "", "Hermann-Mauguin symbol (spglib, symprec 0.1 Å)."),
-    Column("spacegroup_number", "int", "", "International Tables number (1-230)."),
-    Column("crystal_system", "str", "", "cubic, tetragonal, orthorhombic, ..."),
-    Column("a_angstrom", "float", "Å", "Conventional lattice length a."),
-    Column("b_angstrom", "float", "Å", "Conventional lattice length b."),
-    Column("c_angstrom", "float", "Å", "Conventional lattice length c."),
-    Column("alpha_deg", "float", "°", "Conventional lattice angle alpha."),
-    Column("beta_deg", "float", "°", "Conventional lattice angle beta."),
-    Column("gamma_deg", "float", "°", "Conventional lattice angle gamma."),
-    Column("volume_per_atom_angstrom3", "float", "Å³", "Cell volume per atom."),
-    Column("n_sites", "int", "", "Atoms in the cell as stored in the pool."),
-    Column(
-        "cif_file",
-        "str",
-        "",
-        "CIF file of the candidate (an MDL molfile for a molecule), relative to the bundle.",
-    ),
-)
 
 #: Ranked-list columns that stay inside the campaign (not useful to a lab).
 _INTERNAL = {"acquisition_value", "_structure_index"}
@@ -176,56 +69,14 @@ _EXTRA_DESCRIPTIONS = {
     "hull": ("float", "eV/atom", "Energy above the convex hull (thermodynamic stability)."),
     "sustainab": ("float", "", "Sustainability score of the composition (higher is better)."),
     "smiles": ("str", "", "Canonical SMILES of the molecule (RDKit)."),
+    "domain_distance": (
+        "float",
+        "",
+        "Distance of the candidate to the surrogate's training data, relative to the "
+        "training data's own spread (above 1: outside the model's domain, trust less).",
+    ),
+    "outside_domain": ("bool", "", "domain_distance above 1: an extrapolation."),
 }
-
-
-def candidate_columns(targets: Sequence[str], units: Mapping[str, str]) -> list[Column]:
-    """The core columns of candidates.csv for a campaign's targets (pass-through excluded)."""
-    cols = list(LEADING_COLUMNS)
-    for target in targets:
-        token = unit_token(units.get(target, ""))
-        for c in TARGET_COLUMNS:
-            name = c.name.replace("{target}", target).replace("{unit}", token).rstrip("_")
-            cols.append(Column(name, c.type, units.get(target, ""), f"{c.description} ({target})"))
-    return cols + list(STRUCTURE_COLUMNS)
-
-
-def results_schema(targets: Sequence[str], units: Mapping[str, str]) -> dict[str, Any]:
-    """The results-file schema (what :mod:`materials_ai.campaign.ingest` accepts)."""
-    columns = [
-        Column(
-            ID_COLUMN, "str", "", "Candidate id exactly as in candidates.csv (required)."
-        ).as_dict()
-    ]
-    for m in results_columns(targets, units):
-        entry: dict[str, Any] = Column(
-            m.column,
-            "float",
-            m.unit,
-            MEASURED_DESCRIPTIONS["en"].get(m.target, f"measured {m.target}, {m.unit}"),
-        ).as_dict()
-        entry["target"] = m.target
-        entry["valid_range"] = list(m.valid_range) if m.valid_range else None
-        columns.append(entry)
-    columns += [
-        Column("phase_pure", "bool", "", "yes/no: single phase by XRD.").as_dict(),
-        Column("synthesized", "bool", "", "yes/no: the intended compound formed.").as_dict(),
-        Column(NOTES_COLUMN, "str", "", "Free text (method, instrument, conditions).").as_dict(),
-    ]
-    return {
-        "results_schema_version": RESULTS_SCHEMA_VERSION,
-        "columns": columns,
-        "rules": [
-            "The unit is part of each measured column's name; another unit is an error.",
-            "Empty cell: not measured. yes/no also accept y/n, true/false, 1/0, sí/si.",
-            "synthesized = no: recorded as a failed synthesis; no measured values allowed.",
-            "phase_pure = no: values recorded, not used for training.",
-            "Rows are rejected (and listed with row number and reason) for a missing or "
-            "unknown id, a repeated id, text in a numeric column, a value out of range; "
-            "the other rows are kept.",
-        ],
-        "plausible_ranges": {t: list(r) for t, r in PLAUSIBLE_RANGES.items() if t in targets},
-    }
 
 
 def _value(value: Any) -> Any:
@@ -341,7 +192,11 @@ def write_bundle(
     """
     from materials_ai import __version__
     from materials_ai.campaign.config import load_workflow
-    from materials_ai.campaign.inspect import candidate_structures, latest_ranked_list
+    from materials_ai.campaign.inspect import (
+        campaign_target_units,
+        candidate_structures,
+        latest_ranked_list,
+    )
     from materials_ai.campaign.state import load_state
     from materials_ai.report.analysis import fidelities_by_candidate
     from materials_ai.report.html import criterion_text, write_report
@@ -486,3 +341,27 @@ def write_bundle(
         "readme": readme_path,
         "template": template_path,
     }
+
+
+def export_campaign(
+    run_dir: str | Path,
+    out_dir: str | Path | None = None,
+    top: int = 50,
+    *,
+    lang: str = "en",
+) -> dict[str, Path]:
+    """Write the lab hand-off bundle of a campaign into ``out_dir`` (see :func:`write_bundle`).
+
+    Args:
+        run_dir: The run directory.
+        out_dir: Bundle folder (default ``RUN_DIR/export``).
+        top: Candidates to hand off (best first).
+        lang: Language of the lab README and the report (``en`` or ``es``).
+
+    Returns:
+        Paths written: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``,
+        ``template``.
+    """
+    run_dir = Path(run_dir)
+    out = Path(out_dir) if out_dir is not None else run_dir / "export"
+    return write_bundle(run_dir, out, top=top, lang=lang)

@@ -7,17 +7,18 @@ A lab returns a CSV file (``results_template.csv`` of the hand-off bundle, fille
     perov_12035,,no,yes,second phase (SnO2) by XRD
     perov_901,,,no,did not form at 1200 C
 
-Results schema (version :data:`RESULTS_SCHEMA_VERSION`), documented for labs in
-``docs/lab_handoff.md``:
+Results schema (version :data:`~materials_ai.lab.schema.RESULTS_SCHEMA_VERSION`, names and
+ranges in :mod:`materials_ai.lab.schema`), documented for labs in ``docs/lab_handoff.md``:
 
 * ``id`` (required): a candidate of this campaign (an id of one of its ranked lists,
   selections or observations).
 * ``measured_<target>_<unit>``: a measured value of campaign target ``<target>`` in the
-  unit ``<unit>``, written as in :func:`unit_token` (``eV``, ``eV_per_atom``). The unit must
-  be the target's unit: a column with another unit (``measured_band_gap_meV``) or naming
-  no target of the campaign is an error for the whole file, since its values cannot be
-  read safely. Values must be numbers inside :data:`PLAUSIBLE_RANGES` (finite numbers for
-  targets without a range).
+  unit ``<unit>``, written as in :func:`~materials_ai.lab.schema.unit_token` (``eV``,
+  ``eV_per_atom``). The unit must be the target's unit: a column with another unit
+  (``measured_band_gap_meV``) or naming no target of the campaign is an error for the
+  whole file, since its values cannot be read safely. Values must be numbers inside
+  :data:`~materials_ai.lab.schema.PLAUSIBLE_RANGES` (finite numbers for targets without a
+  range).
 * ``phase_pure``, ``synthesized``: ``yes``/``no`` (also ``y``/``n``, ``true``/``false``,
   ``1``/``0``, ``sí``/``si``); empty means not reported.
 * ``notes``: free text.
@@ -56,81 +57,33 @@ import csv
 import hashlib
 import io
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from materials_ai.campaign.config import WorkflowConfig, load_workflow
+from materials_ai.campaign.config import load_workflow
+from materials_ai.campaign.inspect import campaign_target_units
 from materials_ai.campaign.state import CampaignState, ObservationRecord, load_state, save_state
 from materials_ai.data.records import Observation
 from materials_ai.errors import DataError
+from materials_ai.lab.schema import (
+    FIDELITY,
+    ID_COLUMN,
+    MEASURED_PREFIX,
+    NOTES_COLUMN,
+    RESULTS_SCHEMA_VERSION,
+    YES_NO_COLUMNS,
+    MeasuredColumn,
+    measured_column,
+    results_columns,
+)
 
-#: Version of the results-file layout described above.
-RESULTS_SCHEMA_VERSION = 1
-
-ID_COLUMN = "id"
-MEASURED_PREFIX = "measured_"
-YES_NO_COLUMNS = ("phase_pure", "synthesized")
-NOTES_COLUMN = "notes"
-FIDELITY = "experiment"
-
-#: Plausible measured values per target (inclusive, target units). Values outside are
-#: rejected as typos (a gap of 24 eV is a misplaced decimal point, not a discovery).
-PLAUSIBLE_RANGES: dict[str, tuple[float, float]] = {
-    "band_gap": (0.0, 15.0),
-    "heat_of_formation": (-10.0, 10.0),
-    "formation_energy": (-10.0, 10.0),
-    "vbm": (0.0, 15.0),
-    "cbm": (0.0, 15.0),
-}
+__all__ = ["IngestReport", "RejectedRow", "SkippedRow", "ingest_results", "parse_results"]
 
 _YES = {"yes", "y", "true", "1", "sí", "si", "s"}
 _NO = {"no", "n", "false", "0"}
-
-
-def unit_token(unit: str) -> str:
-    """A unit as written in column names: ``eV`` -> ``eV``, ``eV/atom`` -> ``eV_per_atom``."""
-    token = unit.strip().replace("/", "_per_")
-    return re.sub(r"[^A-Za-z0-9_]+", "_", token).strip("_")
-
-
-def measured_column(target: str, unit: str) -> str:
-    """Results column of a target: ``measured_<target>_<unit token>``."""
-    token = unit_token(unit)
-    return f"{MEASURED_PREFIX}{target}_{token}" if token else f"{MEASURED_PREFIX}{target}"
-
-
-@dataclass(frozen=True)
-class MeasuredColumn:
-    """A results column mapped to a campaign target.
-
-    Attributes:
-        column: Column name (``measured_band_gap_eV``).
-        target: Campaign target (``band_gap``).
-        unit: The target's unit (``eV``).
-        valid_range: Inclusive plausible range, or None (any finite value).
-    """
-
-    column: str
-    target: str
-    unit: str
-    valid_range: tuple[float, float] | None
-
-
-def results_columns(targets: Sequence[str], units: Mapping[str, str]) -> list[MeasuredColumn]:
-    """The measured columns a results file may have for a campaign's targets."""
-    return [
-        MeasuredColumn(
-            column=measured_column(t, units.get(t, "")),
-            target=t,
-            unit=units.get(t, ""),
-            valid_range=PLAUSIBLE_RANGES.get(t),
-        )
-        for t in targets
-    ]
 
 
 @dataclass(frozen=True)
@@ -206,40 +159,6 @@ class IngestReport:
     def n_measured(self) -> int:
         """Observations that will train the surrogate (``ok``)."""
         return sum(1 for o in self.observations if o.ok)
-
-
-def campaign_target_units(run_dir: Path, config: WorkflowConfig) -> dict[str, str]:
-    """Units of the campaign's targets: from the dataset card, else the latest ranked list."""
-    units: dict[str, str] = {}
-    try:
-        from materials_ai.data.registry import get_card
-
-        card = get_card(config.data.dataset)
-        units = {t: card.targets[t].unit for t in config.targets if t in card.targets}
-    except Exception:  # card not available here: fall back to the ranked list
-        units = {}
-    missing = [t for t in config.targets if t not in units]
-    if missing:
-        import json
-
-        from materials_ai.campaign.inspect import latest_output_dir
-
-        try:
-            payload = json.loads(
-                (latest_output_dir(run_dir) / "ranked_candidates.json").read_text()
-            )
-            for t in missing:
-                if t in payload.get("target_units", {}):
-                    units[t] = str(payload["target_units"][t])
-        except Exception:  # no ranked list yet
-            pass
-    missing = [t for t in config.targets if t not in units]
-    if missing:
-        raise DataError(
-            f"units of target(s) {missing} unknown: neither the dataset card of "
-            f"{config.data.dataset!r} nor a ranked list of {run_dir} names them"
-        )
-    return units
 
 
 def known_candidate_ids(run_dir: Path, state: CampaignState) -> set[str]:

@@ -1,4 +1,5 @@
-"""The lab hand-off bundle: files, schema, CIFs with their space group, README in EN/ES."""
+"""The lab hand-off bundle (``materials_ai.lab.export``): files, schema, CIFs with their space
+group, README in EN/ES, the default output folder."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from pymatgen.core import Structure
 from typer.testing import CliRunner
 
 from materials_ai.cli.app import app
-from materials_ai.report.bundle import BUNDLE_SCHEMA_VERSION, write_bundle
+from materials_ai.lab.export import export_campaign, write_bundle
+from materials_ai.lab.schema import BUNDLE_SCHEMA_VERSION
 from materials_ai.settings import PROJECT_ROOT
 from materials_ai.testing.runs import TinyRun, tiny_env, tiny_run
 
@@ -170,3 +172,11 @@ def test_docs_describe_every_bundle_column(bundle: tuple[TinyRun, dict[str, Path
         assert f"`{name}`" in doc, name
     for column in ("id", "measured_{target}_{unit}", "phase_pure", "synthesized", "notes"):
         assert f"`{column}`" in doc, column
+
+
+def test_export_defaults_to_run_dir_export(tmp_path: Path) -> None:
+    run = tiny_run(tmp_path / "copy")
+    with tiny_env(run):
+        paths = export_campaign(run.run_dir, top=2)
+    assert paths["csv"] == run.run_dir / "export" / "candidates.csv"
+    assert len(list(paths["cifs"].glob("*.cif"))) == 2
