@@ -501,13 +501,23 @@ def benchmark_replay(
     compute: Annotated[
         Path | None, typer.Option(help="Compute config: run campaigns in parallel on Dask.")
     ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="Override a workflow setting, KEY=VALUE with a dotted key and a YAML value, "
+            "e.g. --set 'surrogate.features=[mp2018_embedding]'. Repeatable.",
+        ),
+    ] = None,
 ) -> None:
     """Replay campaigns per strategy and seed; report calls to find 25/50/100 % of targets."""
     from materials_ai.campaign.benchmark import plot_discovery_curves, replay_benchmark
-    from materials_ai.campaign.config import load_workflow
+    from materials_ai.campaign.config import load_workflow, parse_overrides
 
     try:
         config = load_workflow(workflow)
+        if set_:
+            config = config.with_overrides(parse_overrides(set_))
         executor = None
         if compute is not None:
             from materials_ai.compute import load_compute_config, make_executor

@@ -106,3 +106,14 @@ def test_dump_and_load_round_trip(tmp_path: Path) -> None:
     config = tiny_workflow()
     dump_workflow(config, tmp_path / "wf.yaml")
     assert load_workflow(tmp_path / "wf.yaml") == config
+
+
+def test_parse_overrides_reads_yaml_values() -> None:
+    from materials_ai.campaign.config import parse_overrides
+
+    assert parse_overrides(["loop.batch_size=10", "surrogate.features=[chgnet, composition]"]) == {
+        "loop.batch_size": 10,
+        "surrogate.features": ["chgnet", "composition"],
+    }
+    with pytest.raises(ConfigError, match="not KEY=VALUE"):
+        parse_overrides(["loop.batch_size"])
