@@ -33,10 +33,12 @@ from materials_ai.surrogates.config import GPConfig
 from materials_ai.surrogates.descriptors import DescriptorTable
 from materials_ai.surrogates.domain import ApplicabilityDomain
 from materials_ai.surrogates.feature_table import BlockTransform, FeaturePipeline
+from materials_ai.surrogates.featurizers import feature_provenance
 from materials_ai.surrogates.gp_results import (
     GPFitReport,
     GPTargetReport,
     _seed,
+    copy_hyperparameters,
     moment_matched_samples,
 )
 from materials_ai.surrogates.kinds import SurrogateKind
@@ -169,7 +171,7 @@ class GPSurrogate:
                 rows = torch.as_tensor(np.sort(rng.choice(len(tx), size=cap, replace=False)))
                 tuned = self._build(tx[rows], ty[rows])
             if warm_start and self.is_fitted:
-                _copy_parameters(self.models[j], tuned)
+                copy_hyperparameters(self.models[j], tuned)
             mll = ExactMarginalLogLikelihood(tuned.likelihood, tuned)
             steps: list[int] = []
 
@@ -187,7 +189,7 @@ class GPSurrogate:
                     optimizer_kwargs={"options": {"maxiter": self.config.max_iter}},
                 )
             if tuned is not model:
-                _copy_parameters(tuned, model)
+                copy_hyperparameters(tuned, model)
             model.eval()
             models.append(model)
             train.append((tx, ty))
@@ -417,6 +419,9 @@ class GPSurrogate:
             "target_units": list(self.target_units),
             "draw_seed": self.draw_seed,
             "feature_names": list(self.pipeline.names()),
+            "feature_provenance": feature_provenance(
+                [b.featurizer for b in self.config.feature_blocks()]
+            ),
         }
         payload: dict[str, Any] = {
             target: {"x": x, "y": y, "state": model.state_dict()}
@@ -478,15 +483,6 @@ class GPSurrogate:
             surrogate.models.append(model)
             surrogate._train.append((entry["x"], entry["y"]))
         return surrogate
-
-
-def _copy_parameters(source: SingleTaskGP, target: SingleTaskGP) -> None:
-    """Copy hyperparameters (not training data or outcome buffers) between same-shape GPs."""
-    previous = dict(source.named_parameters())
-    with torch.no_grad():
-        for name, parameter in target.named_parameters():
-            if name in previous and previous[name].shape == parameter.shape:
-                parameter.copy_(previous[name])
 
 
 def _create(config: Any, target_names: Sequence[str], target_units: Sequence[str]) -> GPSurrogate:

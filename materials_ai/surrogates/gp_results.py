@@ -1,10 +1,15 @@
-"""What a Gaussian-process fit reports, and the posterior draws it hands to acquisition."""
+"""What a Gaussian-process fit reports, the posterior draws it hands to acquisition, and the
+copy of hyperparameters between GPs (warm starts, subsampled fits)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from botorch.models import SingleTaskGP
 
 
 def _seed(*parts: int) -> int:
@@ -71,3 +76,14 @@ def moment_matched_samples(
     z -= z.mean(axis=0, keepdims=True)
     z /= z.std(axis=0, ddof=1, keepdims=True)
     return mean[None] + std[None] * z
+
+
+def copy_hyperparameters(source: SingleTaskGP, target: SingleTaskGP) -> None:
+    """Copy hyperparameters (not training data or outcome buffers) between same-shape GPs."""
+    import torch
+
+    previous = dict(source.named_parameters())
+    with torch.no_grad():
+        for name, parameter in target.named_parameters():
+            if name in previous and previous[name].shape == parameter.shape:
+                parameter.copy_(previous[name])

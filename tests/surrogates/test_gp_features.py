@@ -107,3 +107,17 @@ def test_gp_predictions_carry_domain_scores_through_save_and_load(tmp_path: Path
     surrogate.save(tmp_path / "gp")
     again = load_surrogate(tmp_path / "gp").predict_pool(features)
     np.testing.assert_allclose(again.domain, prediction.domain)  # type: ignore[arg-type]
+
+
+def test_saved_gp_names_what_its_features_were_pretrained_on(tmp_path: Path) -> None:
+    import json
+
+    pool = _pool(9)
+    surrogate = build_surrogate(CONFIG, ["z"], [""])
+    features = surrogate.featurize_pool(pool, source=None)
+    surrogate.fit_pool(features, mean_atomic_numbers([c.crystal for c in pool])[:, None])
+    surrogate.save(tmp_path / "gp")
+    meta = json.loads((tmp_path / "gp" / "surrogate.json").read_text())
+    provenance = meta["feature_provenance"]
+    assert set(provenance) == {"mp2018_predictions"}  # composition has no pretrained part
+    assert "MP-2018" in provenance["mp2018_predictions"]["pretraining_data"]

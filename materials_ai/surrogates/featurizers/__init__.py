@@ -19,6 +19,11 @@ Add one with ``FEATURIZERS.register("name")`` on a zero-argument factory that re
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+from collections.abc import Sequence
+from typing import Any
+
 from materials_ai.registry import Registry
 from materials_ai.surrogates.featurizers.base import (
     FeatureProvenance,
@@ -42,6 +47,22 @@ FEATURIZERS.register_lazy(
 FEATURIZERS.register_lazy("chgnet", "materials_ai.surrogates.featurizers.chgnet:chgnet_featurizer")
 
 
+def feature_provenance(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What each named featurizer's pretrained model was trained on (none: omitted).
+
+    Read from the featurizer module's ``PROVENANCE`` constant, for model cards and saved
+    surrogates: a figure measured on a test set that overlaps the pretraining data must
+    say so.
+    """
+    out: dict[str, dict[str, Any]] = {}
+    for name in names:
+        module = importlib.import_module(FEATURIZERS.get(name).__module__)
+        provenance = getattr(module, "PROVENANCE", None)
+        if provenance is not None:
+            out[name] = dataclasses.asdict(provenance)
+    return out
+
+
 def build_featurizer(name: str) -> Featurizer:
     """The featurizer registered as ``name``.
 
@@ -57,4 +78,5 @@ __all__ = [
     "Featurizer",
     "FeaturizerFactory",
     "build_featurizer",
+    "feature_provenance",
 ]
