@@ -467,7 +467,7 @@ def predict(
     out: Annotated[Path | None, typer.Option(help="Write the table as CSV here.")] = None,
 ) -> None:
     """Predict structures from files (mean ± std per target); bad files are reported."""
-    from materials_ai.surrogates.jobs import predict_files
+    from materials_ai.surrogates.files import predict_files
 
     try:
         table, errors = predict_files(model, files)
@@ -475,6 +475,12 @@ def predict(
         _fail(error)
     for path, reason in errors:
         err_console.print(f"[yellow]skipped[/] {path}: {reason}")
+    if "outside_domain" in table.columns and table["outside_domain"].any():
+        outside = table.loc[table["outside_domain"], "file"].tolist()
+        err_console.print(
+            f"[yellow]warning[/] {len(outside)} structure(s) lie outside the model's training "
+            f"data (domain_distance > 1; trust their predictions less): {', '.join(outside)}"
+        )
     if out is not None:
         table.to_csv(out, index=False)
         console.print(f"{len(table)} predictions written to {out}")

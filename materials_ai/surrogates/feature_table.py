@@ -121,6 +121,16 @@ class FeaturePipeline:
             for block in self.blocks
         ]
 
+    def unusable_rows(self, structures: Sequence[Structure | Molecule]) -> dict[int, str]:
+        """Index -> reason for structures that a block featurized as a row of NaN (e.g. an
+        element CHGNet does not know): no prediction can be trusted for them."""
+        ids = [str(i) for i in range(len(structures))]
+        out: dict[int, str] = {}
+        for block, raw in zip(self.blocks, self.raw(structures, ids, None), strict=True):
+            for i in np.flatnonzero(~np.isfinite(raw).any(axis=1)):
+                out.setdefault(int(i), f"featurizer {block.featurizer!r} cannot featurize it")
+        return out
+
     def names(self) -> tuple[str, ...]:
         """Column names of the table."""
         from materials_ai.surrogates.featurizers import build_featurizer

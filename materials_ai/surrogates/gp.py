@@ -402,6 +402,10 @@ class GPSurrogate:
         table = self.pipeline.table([c.structure for c in candidates], [c.id for c in candidates])
         return self.predict_descriptors(table.values)
 
+    def unusable_structures(self, structures: Sequence[Any]) -> dict[int, str]:
+        """Index -> reason for structures a featurizer block cannot featurize at all."""
+        return self.pipeline.unusable_rows(structures)
+
     # -- persistence ------------------------------------------------------------------
 
     def save(self, path: str | Path) -> None:

@@ -121,3 +121,26 @@ def test_saved_gp_names_what_its_features_were_pretrained_on(tmp_path: Path) -> 
     provenance = meta["feature_provenance"]
     assert set(provenance) == {"mp2018_predictions"}  # composition has no pretrained part
     assert "MP-2018" in provenance["mp2018_predictions"]["pretraining_data"]
+
+
+def test_predict_files_with_a_gp_reports_domain_and_unusable_files(tmp_path: Path) -> None:
+    from pymatgen.core import Lattice, Structure
+
+    from materials_ai.surrogates.files import predict_files
+
+    pool = _pool(12)
+    surrogate = build_surrogate(CONFIG, ["z"], [""])
+    features = surrogate.featurize_pool(pool, source=None)
+    surrogate.fit_pool(features, mean_atomic_numbers([c.crystal for c in pool])[:, None])
+    surrogate.save(tmp_path / "gp")
+    good = tmp_path / "si.cif"
+    pool[0].crystal.to(filename=str(good))
+    far = tmp_path / "far.cif"  # an element no training structure has, far away in features
+    Structure(Lattice.cubic(4.2), ["Cs", "I"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(far))
+    broken = tmp_path / "broken.cif"
+    broken.write_text("data_x\n_cell_length_a 3\n")
+    table, errors = predict_files(tmp_path / "gp", [good, far, broken])
+    assert table["file"].tolist() == [str(good), str(far)]
+    assert [e[0] for e in errors] == [str(broken)]
+    assert {"z_mean", "z_lo90", "domain_distance", "outside_domain"} <= set(table.columns)
+    assert table["domain_distance"].iloc[1] > table["domain_distance"].iloc[0]

@@ -15,11 +15,11 @@ from materials_ai.cli.app import app
 from materials_ai.data.splits import random_holdout, save_holdout
 from materials_ai.errors import ConfigError
 from materials_ai.graphs.builder import build_graphs
+from materials_ai.surrogates.files import predict_files
 from materials_ai.surrogates.jobs import (
     TrainJobConfig,
     evaluate_model,
     load_train_config,
-    predict_files,
     recalibrate_model,
     run_training,
 )
