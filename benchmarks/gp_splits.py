@@ -10,7 +10,9 @@ and target: MAE, and the coverage of central 90 % intervals read three ways:
 - ``latent``: the GP's posterior std of the latent function (what acquisition reads);
 - ``predictive``: that std with the learned observation noise added;
 - ``recalibrated``: the predictive std times one factor per target fitted on the
-  calibration fold (the factor that makes its 90 % intervals cover 90 %).
+  calibration fold (the factor that makes its 90 % intervals cover 90 %);
+- ``loo_calibrated``: the predictive std times the GP's own leave-one-out factor on its
+  training rows (what ``calibrate_std: true`` does inside a campaign, no held-out data).
 
 Usage::
 
@@ -75,6 +77,7 @@ def main() -> None:
             surrogate = GPSurrogate(config.model_copy(update={"seed": k}), TARGETS)
             report = surrogate.fit_descriptors(table.values[train], y_all[train])
             noise = np.array([m.noise_std for m in report.members])
+            loo = np.array([m.loo_std_factor for m in report.members])
             row: dict[str, Any] = {"fold": k}
             for part, rows in (("calib", calib), ("test", test)):
                 mean, std = surrogate.predict_marginals(table.values[rows])
@@ -105,7 +108,12 @@ def main() -> None:
                         t: _coverage(y[:, j], mean[:, j], predictive[:, j] * factor[j])
                         for j, t in enumerate(TARGETS)
                     },
+                    "coverage_loo_calibrated": {
+                        t: _coverage(y[:, j], mean[:, j], predictive[:, j] * loo[j])
+                        for j, t in enumerate(TARGETS)
+                    },
                     "std_factor": dict(zip(TARGETS, factor.round(3).tolist(), strict=True)),
+                    "loo_std_factor": dict(zip(TARGETS, loo.round(3).tolist(), strict=True)),
                 }
             )
             print(split, json.dumps(per_fold[-1]), flush=True)
@@ -118,6 +126,7 @@ def main() -> None:
                     "coverage_latent",
                     "coverage_predictive",
                     "coverage_recalibrated",
+                    "coverage_loo_calibrated",
                 )
             },
         }

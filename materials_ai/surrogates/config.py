@@ -248,6 +248,11 @@ class GPConfig(BaseModel):
             (seeded sample), then condition the posterior on all of them with those
             hyperparameters: bounds the fit time of large label sets (the marginal
             likelihood's optimum moves little once a few hundred rows are in). None: all.
+        calibrate_std: Report the predictive std (noise included) times a per-target
+            factor fitted on the closed-form leave-one-out residuals, so that 90 %
+            intervals cover 90 % of held-out labels; acquisition then reads that std. False:
+            the latent function's posterior std (under-covers on new chemistry,
+            ``docs/benchmarks.md``).
         predict_chunk: Pool candidates per posterior evaluation (memory bound).
     """
 
@@ -262,6 +267,7 @@ class GPConfig(BaseModel):
     warm_start: bool = True
     max_iter: int = Field(100, ge=1)
     hyper_subsample: int | None = Field(None, ge=2)
+    calibrate_std: bool = False
     predict_chunk: int = Field(4096, ge=1)
 
     @field_validator("features", mode="before")

@@ -40,6 +40,7 @@ from materials_ai.surrogates.gp_results import (
     _seed,
     copy_hyperparameters,
     moment_matched_samples,
+    target_report,
 )
 from materials_ai.surrogates.kinds import SurrogateKind
 from materials_ai.surrogates.prediction import Prediction
@@ -64,6 +65,7 @@ FORMAT_VERSION = 1
 #: Keys of the fitted feature transform and the applicability domain in the weights file
 #: (never target names).
 FEATURES_KEY = "__features__"
+
 DOMAIN_KEY = "__domain__"
 
 
@@ -94,6 +96,8 @@ class GPSurrogate:
         #: Featurizer blocks -> unit-cube table; fitted on a pool (or a dataset's rows).
         self.pipeline = FeaturePipeline(config.feature_blocks())
         self._train: list[tuple[torch.Tensor, torch.Tensor]] = []
+        #: Per-target leave-one-out std factors (applied with ``config.calibrate_std``).
+        self.std_factors: list[float] = []
         #: Distance-to-training scores of predictions (fitted on the labelled rows).
         self.domain: ApplicabilityDomain | None = None
 
@@ -193,9 +197,10 @@ class GPSurrogate:
             model.eval()
             models.append(model)
             train.append((tx, ty))
-            reports.append(self._target_report(model, target, tx, ty, sum(steps)))
+            reports.append(target_report(model, target, tx, ty, sum(steps)))
         self.models = models
         self._train = train
+        self.std_factors = [r.loo_std_factor for r in reports]
         self.domain = ApplicabilityDomain.fit(x)
         self.draw_seed = seed
         return GPFitReport(
@@ -204,32 +209,6 @@ class GPSurrogate:
             members=reports,
             seconds=time.perf_counter() - started,
             warm_start=warm_start and was_fitted,
-        )
-
-    @staticmethod
-    def _target_report(
-        model: SingleTaskGP, target: str, x: torch.Tensor, y: torch.Tensor, steps: int
-    ) -> GPTargetReport:
-        """Hyperparameters and the closed-form leave-one-out MAE (Rasmussen & Williams 5.12)."""
-        transform = model.outcome_transform
-        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
-        with torch.no_grad():
-            z = model.train_targets.reshape(-1, 1)  # standardised
-            kernel = model.covar_module(x).to_dense()
-            noise = model.likelihood.noise.reshape(-1)[0]
-            k = kernel + noise * torch.eye(len(x), dtype=x.dtype)
-            k_inv = torch.cholesky_inverse(torch.linalg.cholesky(k))
-            mean = model.mean_module(x).reshape(-1, 1)
-            alpha = k_inv @ (z - mean)
-            loo_residual = alpha[:, 0] / torch.diagonal(k_inv)
-            lengthscale = model.covar_module.lengthscale.detach().reshape(-1)
-        return GPTargetReport(
-            target=target,
-            n_train=len(x),
-            epochs=steps,
-            noise_std=float(noise.detach().sqrt()) * scale,
-            lengthscales=[float(v) for v in lengthscale],
-            loo_mae=float(loo_residual.abs().mean()) * scale,
         )
 
     def fit_graphs(
@@ -343,6 +322,9 @@ class GPSurrogate:
                     variance = (prior_var - (v * v).sum(dim=0)).clamp_min(0.0)
                     mu = constant + cross @ alpha
                     mean[start : start + chunk, j] = (mu * scale + shift).numpy()
+                    if self.config.calibrate_std:  # predictive std x leave-one-out factor
+                        noise = model.likelihood.noise.reshape(-1)[0]
+                        variance = (variance + noise) * self.std_factors[j] ** 2
                     std[start : start + chunk, j] = (variance.sqrt() * scale).numpy()
         return mean, std
 
@@ -423,6 +405,7 @@ class GPSurrogate:
             "target_units": list(self.target_units),
             "draw_seed": self.draw_seed,
             "feature_names": list(self.pipeline.names()),
+            "std_factors": list(self.std_factors),
             "feature_provenance": feature_provenance(
                 [b.featurizer for b in self.config.feature_blocks()]
             ),
@@ -463,6 +446,9 @@ class GPSurrogate:
             GPConfig.model_validate(meta["config"]), meta["target_names"], meta["target_units"]
         )
         surrogate.draw_seed = int(meta["draw_seed"])
+        surrogate.std_factors = [float(v) for v in meta.get("std_factors", [])] or [1.0] * len(
+            surrogate.target_names
+        )
         payload = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
         if DOMAIN_KEY in payload:
             entry = payload[DOMAIN_KEY]

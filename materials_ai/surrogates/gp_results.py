@@ -8,7 +8,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+#: Standard normal quantile of a central 90 % interval.
+Z90 = 1.6448536269514722
+
 if TYPE_CHECKING:
+    import torch
     from botorch.models import SingleTaskGP
 
 
@@ -28,6 +32,8 @@ class GPTargetReport:
         noise_std: Learned noise standard deviation, target unit.
         lengthscales: `d` ARD lengthscales, in unit-cube descriptor units.
         loo_mae: Leave-one-out mean absolute error, target unit (closed form).
+        loo_std_factor: The factor that makes the leave-one-out predictive std cover 90 %
+            of the leave-one-out residuals (``q90(|r / sigma|) / 1.645``; 1: calibrated).
     """
 
     target: str
@@ -36,6 +42,7 @@ class GPTargetReport:
     noise_std: float
     lengthscales: list[float]
     loo_mae: float
+    loo_std_factor: float = 1.0
 
 
 @dataclass
@@ -87,3 +94,35 @@ def copy_hyperparameters(source: SingleTaskGP, target: SingleTaskGP) -> None:
         for name, parameter in target.named_parameters():
             if name in previous and previous[name].shape == parameter.shape:
                 parameter.copy_(previous[name])
+
+
+def target_report(
+    model: SingleTaskGP, target: str, x: torch.Tensor, y: torch.Tensor, steps: int
+) -> GPTargetReport:
+    """Hyperparameters and the closed-form leave-one-out MAE (Rasmussen & Williams 5.12)."""
+    import torch
+
+    transform = model.outcome_transform
+    scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
+    with torch.no_grad():
+        z = model.train_targets.reshape(-1, 1)  # standardised
+        kernel = model.covar_module(x).to_dense()
+        noise = model.likelihood.noise.reshape(-1)[0]
+        k = kernel + noise * torch.eye(len(x), dtype=x.dtype)
+        k_inv = torch.cholesky_inverse(torch.linalg.cholesky(k))
+        mean = model.mean_module(x).reshape(-1, 1)
+        alpha = k_inv @ (z - mean)
+        loo_residual = alpha[:, 0] / torch.diagonal(k_inv)
+        # LOO predictive variance (noise included) is 1 / [K^-1]_ii (R&W 5.12).
+        loo_z = alpha[:, 0] / torch.diagonal(k_inv).sqrt()
+        loo_factor = float(torch.quantile(loo_z.abs(), 0.9)) / Z90
+        lengthscale = model.covar_module.lengthscale.detach().reshape(-1)
+    return GPTargetReport(
+        target=target,
+        n_train=len(x),
+        epochs=steps,
+        noise_std=float(noise.detach().sqrt()) * scale,
+        lengthscales=[float(v) for v in lengthscale],
+        loo_mae=float(loo_residual.abs().mean()) * scale,
+        loo_std_factor=loo_factor,
+    )

@@ -160,3 +160,27 @@ def test_hyper_subsample_conditions_on_every_row() -> None:
     capped_err = np.abs(capped.predict_marginals(query)[0] - truth).mean()
     full_err = np.abs(full.predict_marginals(query)[0] - truth).mean()
     assert capped_err < max(2.0 * full_err, 0.05)
+
+
+def test_calibrate_std_covers_held_out_labels() -> None:
+    rng = np.random.default_rng(5)
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        x = rng.uniform(0.0, 1.0, size=(n, 2))
+        y = np.sin(5 * x[:, 0]) * np.cos(3 * x[:, 1]) + 0.1 * rng.standard_normal(n)
+        return x, y[:, None]
+
+    x, y = draw(120)
+    x_test, y_test = draw(400)
+    calibrated = GPSurrogate(CONFIG.model_copy(update={"calibrate_std": True}), ["a"])
+    report = calibrated.fit_descriptors(x, y)
+    assert 0.5 < report.members[0].loo_std_factor < 2.0
+    mean, std = calibrated.predict_marginals(x_test)
+    coverage = np.mean(np.abs(y_test - mean) <= 1.6449 * std)
+    assert 0.82 <= coverage <= 0.97
+    # Without it, the latent std (no noise) is narrower and covers less.
+    latent = GPSurrogate(CONFIG, ["a"])
+    latent.fit_descriptors(x, y)
+    _, latent_std = latent.predict_marginals(x_test)
+    assert np.all(latent_std < std)
+    assert np.mean(np.abs(y_test - mean) <= 1.6449 * latent_std) < coverage
