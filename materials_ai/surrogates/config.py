@@ -253,6 +253,9 @@ class GPConfig(BaseModel):
             intervals cover 90 % of held-out labels; acquisition then reads that std. False:
             the latent function's posterior std (under-covers on new chemistry,
             ``docs/benchmarks.md``).
+        threads: Torch intra-op threads for fitting and scoring. One by default: the
+            work is many small matrix operations, which more threads slow down by an order
+            of magnitude as soon as another process shares the cores (docs/benchmarks.md).
         predict_chunk: Pool candidates per posterior evaluation (memory bound).
     """
 
@@ -268,6 +271,7 @@ class GPConfig(BaseModel):
     max_iter: int = Field(100, ge=1)
     hyper_subsample: int | None = Field(None, ge=2)
     calibrate_std: bool = False
+    threads: int = Field(1, ge=1)
     predict_chunk: int = Field(4096, ge=1)
 
     @field_validator("features", mode="before")

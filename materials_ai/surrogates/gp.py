@@ -41,6 +41,7 @@ from materials_ai.surrogates.gp_results import (
     copy_hyperparameters,
     moment_matched_samples,
     target_report,
+    torch_threads,
 )
 from materials_ai.surrogates.kinds import SurrogateKind
 from materials_ai.surrogates.prediction import Prediction
@@ -121,6 +122,13 @@ class GPSurrogate:
     # -- fitting ----------------------------------------------------------------------
 
     def fit_descriptors(
+        self, x: np.ndarray, y: np.ndarray, *, seed_offset: int = 0, warm_start: bool = False
+    ) -> GPFitReport:
+        """Fit one GP per target (on ``config.threads`` torch threads; see :meth:`_fit`)."""
+        with torch_threads(self.config.threads):
+            return self._fit(x, y, seed_offset=seed_offset, warm_start=warm_start)
+
+    def _fit(
         self, x: np.ndarray, y: np.ndarray, *, seed_offset: int = 0, warm_start: bool = False
     ) -> GPFitReport:
         """Fit one GP per target.
@@ -288,6 +296,11 @@ class GPSurrogate:
     # -- prediction -------------------------------------------------------------------
 
     def predict_marginals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Posterior mean and std of each target, `n x t` each (see :meth:`_marginals`)."""
+        with torch_threads(self.config.threads):
+            return self._marginals(x)
+
+    def _marginals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of each target (latent function, no observation noise).
 
         Computes only the diagonal of the posterior covariance (``k(x, x) - v^T v`` with
