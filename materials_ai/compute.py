@@ -207,24 +207,9 @@ def _progress(desc: str, total: int, enabled: bool) -> Iterator[Callable[[], Non
     if not enabled or total == 0:
         yield lambda: None
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from materials_ai.progress import rich_progress
 
-    with Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=Console(stderr=True),
-    ) as progress:
+    with rich_progress("[progress.description]", stderr=True) as progress:
         task = progress.add_task(desc or "tasks", total=total)
         yield lambda: progress.advance(task)
 

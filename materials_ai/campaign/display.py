@@ -35,23 +35,9 @@ def progress_bar(name: str, total: int, completed: int, *, enabled: bool) -> Ite
     if not enabled:
         yield lambda state: None
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from materials_ai.progress import rich_progress
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        transient=False,
-    ) as progress:
+    with rich_progress("[bold]") as progress:
         task = progress.add_task(name, total=total, completed=completed)
 
         def advance(state: CampaignState) -> None:

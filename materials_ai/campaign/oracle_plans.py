@@ -112,7 +112,21 @@ PlanFactory = Callable[["WorkflowConfig", "DesirabilityObjective"], ValidationPl
 ORACLE_PLANS: Registry[PlanFactory] = Registry("oracle kind")
 
 
-class ReplayPlan:
+class _PlanBase:
+    """What every plan keeps: the workflow, its objective, and the table's target count.
+
+    Args:
+        config: The workflow.
+        objective: The workflow's objective.
+    """
+
+    def __init__(self, config: WorkflowConfig, objective: DesirabilityObjective) -> None:
+        self.config = config
+        self.objective = objective
+        self.targets_total: int | None = None
+
+
+class ReplayPlan(_PlanBase):
     """Validation by replaying the dataset's own labels (retrospective campaigns).
 
     Args:
@@ -121,11 +135,6 @@ class ReplayPlan:
     """
 
     reads_labels = True
-
-    def __init__(self, config: WorkflowConfig, objective: DesirabilityObjective) -> None:
-        self.config = config
-        self.objective = objective
-        self.targets_total: int | None = None
 
     def target_units(self, card_units: Mapping[str, str]) -> dict[str, str]:
         """The card's unit of each workflow target."""
@@ -170,7 +179,7 @@ class ReplayPlan:
         return {}
 
 
-class ChainPlan:
+class ChainPlan(_PlanBase):
     """Validation by computation through the workflow's fidelity chain.
 
     Args:
@@ -179,11 +188,6 @@ class ChainPlan:
     """
 
     reads_labels = False
-
-    def __init__(self, config: WorkflowConfig, objective: DesirabilityObjective) -> None:
-        self.config = config
-        self.objective = objective
-        self.targets_total: int | None = None
 
     def target_units(self, card_units: Mapping[str, str]) -> dict[str, str]:
         """Unit of each target's observed value, else the card's."""

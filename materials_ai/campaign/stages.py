@@ -32,20 +32,20 @@ from materials_ai.campaign.state import ObservationRecord, SelectionRecord, Stag
 from materials_ai.errors import CampaignError
 
 if TYPE_CHECKING:
-    from materials_ai.campaign.loop import Campaign
+    from materials_ai.campaign.context import CampaignContext
     from materials_ai.surrogates.prediction import Prediction
 
 logger = logging.getLogger(__name__)
 
 
-def seed(campaign: Campaign) -> None:
+def seed(campaign: CampaignContext) -> None:
     """SEED: submit ``initial_labels`` random candidates (seeded by the workflow seed)."""
     n = campaign.config.loop.initial_labels
     picks = selection.seed_picks(campaign.config.seed, len(campaign.pool), n)
     submit_indices(campaign, picks, iteration=0, strategy="random", values=[None] * n)
 
 
-def collect(campaign: Campaign) -> None:
+def collect(campaign: CampaignContext) -> None:
     """COLLECT: record the observations of finished tickets; the rest stay pending."""
     assert campaign.oracle is not None
     state = campaign.state
@@ -66,7 +66,7 @@ def collect(campaign: Campaign) -> None:
     state.pending = [t for t in state.pending if t["candidate_id"] not in finished]
 
 
-def training_data(campaign: Campaign) -> tuple[np.ndarray, np.ndarray]:
+def training_data(campaign: CampaignContext) -> tuple[np.ndarray, np.ndarray]:
     """Pool indices (`m`) and labels (`m x t`, NaN: unobserved) of the observed candidates.
 
     Each label is the value the validation plan learns from (for a chain, the mapped
@@ -84,7 +84,7 @@ def training_data(campaign: Campaign) -> tuple[np.ndarray, np.ndarray]:
     return indices, y
 
 
-def train(campaign: Campaign) -> None:
+def train(campaign: CampaignContext) -> None:
     """TRAIN: fit the surrogate on everything observed and save it."""
     assert campaign.surrogate is not None and campaign.features is not None
     state = campaign.state
@@ -113,7 +113,7 @@ def train(campaign: Campaign) -> None:
         logger.debug("superseded surrogate %s is removed after this iteration", previous)
 
 
-def score(campaign: Campaign) -> None:
+def score(campaign: CampaignContext) -> None:
     """SCORE: predict the whole pool; keep the member samples of this iteration only."""
     assert campaign.surrogate is not None and campaign.features is not None
     state, run_dir = campaign.state, campaign.run_dir
@@ -131,7 +131,7 @@ def score(campaign: Campaign) -> None:
         (run_dir / previous).unlink(missing_ok=True)
 
 
-def select(campaign: Campaign) -> None:
+def select(campaign: CampaignContext) -> None:
     """SELECT: pick a batch among candidates never submitted, within the call budget."""
     from materials_ai.acquisition.select import select_batch
 
@@ -166,7 +166,7 @@ def select(campaign: Campaign) -> None:
     )
 
 
-def submit(campaign: Campaign) -> None:
+def submit(campaign: CampaignContext) -> None:
     """SUBMIT: send this iteration's selection to the oracle."""
     chosen = campaign.state.selections[-1]
     if chosen.iteration != campaign.state.iteration:
@@ -176,7 +176,7 @@ def submit(campaign: Campaign) -> None:
 
 
 def submit_indices(
-    campaign: Campaign,
+    campaign: CampaignContext,
     indices: np.ndarray,
     *,
     iteration: int | None,
@@ -210,7 +210,7 @@ def submit_indices(
     state.oracle_calls += len(tickets)
 
 
-def latest_prediction(campaign: Campaign) -> Prediction | None:
+def latest_prediction(campaign: CampaignContext) -> Prediction | None:
     """The latest pool prediction (None before any SCORE stage)."""
     from materials_ai.surrogates.prediction import Prediction
 
@@ -230,7 +230,7 @@ def latest_prediction(campaign: Campaign) -> Prediction | None:
     )
 
 
-def record_iteration(campaign: Campaign) -> None:
+def record_iteration(campaign: CampaignContext) -> None:
     """RECORD: write the ranked list and CIFs, log the metrics, drop superseded models."""
     state, config, run_dir = campaign.state, campaign.config, campaign.run_dir
     final = campaign.in_final_iteration
@@ -283,7 +283,7 @@ def record_iteration(campaign: Campaign) -> None:
     _remove_stale_models(campaign)
 
 
-def _remove_stale_models(campaign: Campaign) -> None:
+def _remove_stale_models(campaign: CampaignContext) -> None:
     models = campaign.run_dir / "models"
     if not models.exists():
         return
@@ -293,7 +293,7 @@ def _remove_stale_models(campaign: Campaign) -> None:
 
 
 #: The work of each stage.
-STAGE_WORK: Mapping[Stage, Callable[[Campaign], None]] = {
+STAGE_WORK: Mapping[Stage, Callable[[CampaignContext], None]] = {
     Stage.SEED: seed,
     Stage.COLLECT: collect,
     Stage.TRAIN: train,

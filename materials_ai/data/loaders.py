@@ -363,22 +363,9 @@ def _track(items: Sequence[Any], description: str, enabled: bool) -> Iterator[An
     if not enabled:
         yield from items
         return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from materials_ai.progress import rich_progress
 
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    ) as bar:
+    with rich_progress() as bar:
         task = bar.add_task(description, total=len(items))
         for item in items:
             yield item

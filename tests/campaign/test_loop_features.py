@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -17,12 +16,6 @@ from materials_ai.settings import DATA_DIR_ENV, PROJECT_ROOT
 from materials_ai.surrogates.kinds import load_surrogate
 
 pytestmark = pytest.mark.integration
-
-REQUIRED = os.environ.get("MATERIALS_AI_REQUIRE_ORACLES") == "1"
-needs_chgnet = pytest.mark.skipif(
-    importlib.util.find_spec("chgnet") is None and not REQUIRED,
-    reason="chgnet is not installed (`make mlp`); CI requires it",
-)
 
 OVERRIDES = {
     "data.sample_size": 300,
@@ -49,7 +42,6 @@ def real_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return Path(value)
 
 
-@needs_chgnet
 def test_chgnet_gp_campaign_runs_resumes_and_reloads(real_data: Path, tmp_path: Path) -> None:
     path = PROJECT_ROOT / "workflows" / "castelli_water_splitting_chgnet_gp.yaml"
     config = load_workflow(path).with_overrides(**OVERRIDES)

@@ -1,13 +1,11 @@
 """CHGNet oracle: a real relaxation in a worker process, and the hull arithmetic.
 
-Needs the ``mlp`` extra (``chgnet``; ``.ci/run`` installs it). Skipped without it unless
-``MATERIALS_AI_REQUIRE_ORACLES=1`` (set by ``.ci/run``), which turns the skip into a failure.
+``chgnet`` is a core dependency, so these run everywhere.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
 import math
 import os
@@ -20,13 +18,6 @@ from materials_ai.data.records import Candidate
 from materials_ai.oracles.job_oracle import JobOracle, ProcessLauncher
 from materials_ai.oracles.mlp import CHGNetTask, MPHull, load_elemental_references
 from materials_ai.testing.datasets import srtio3_cubic
-
-REQUIRED = os.environ.get("MATERIALS_AI_REQUIRE_ORACLES") == "1"
-HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
-needs_chgnet = pytest.mark.skipif(
-    not HAS_CHGNET and not REQUIRED,
-    reason="chgnet is not installed (pip install -e '.[mlp]'; .ci/run installs it)",
-)
 
 
 def test_elemental_references_and_hull_distance(tmp_path: Path) -> None:
@@ -55,7 +46,6 @@ def _li2o():  # type: ignore[no-untyped-def]
     )
 
 
-@needs_chgnet
 @pytest.mark.timeout(180)
 def test_real_chgnet_relaxation_in_a_worker(tmp_path: Path) -> None:
     strained = srtio3_cubic(4.05)  # 3.7 % too large: the relaxation must shrink it

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -71,13 +72,18 @@ def load_or_compute_features(
     key = feature_cache_key(featurizer, source, ids)
     path = cache_dir(cache_root) / "features" / f"{featurizer.name}-{key}.npz"
     if path.exists():
-        with np.load(path, allow_pickle=False) as data:
-            if tuple(data["ids"].tolist()) == tuple(ids):
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                cached_ids, values = tuple(data["ids"].tolist()), data["values"]
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+            logger.warning("feature cache %s is unreadable (%s); recomputing", path, error)
+        else:
+            if cached_ids == tuple(ids):
                 logger.info(
                     "loaded %s features of %d structures from %s", featurizer.name, len(ids), path
                 )
-                return np.asarray(data["values"], dtype=np.float64)
-        logger.warning("feature cache %s does not match the requested ids; recomputing", path)
+                return np.asarray(values, dtype=np.float64)
+            logger.warning("feature cache %s does not match the requested ids; recomputing", path)
     # Descriptor featurizers also take molecules (their composition).
     values = np.asarray(featurizer.featurize(structures), dtype=np.float64)  # type: ignore[arg-type]
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -61,3 +61,15 @@ def test_key_changes_with_fingerprint_source_and_ids() -> None:
     assert base != feature_cache_key(CountingFeaturizer("2"), "t", ["a", "b"])
     assert base != feature_cache_key(CountingFeaturizer("1"), "u", ["a", "b"])
     assert base != feature_cache_key(CountingFeaturizer("1"), "t", ["b", "a"])
+
+
+def test_a_damaged_cache_file_is_recomputed(tmp_path: Path) -> None:
+    structures = tiny_structures(3)
+    ids = ["a", "b", "c"]
+    featurizer = CountingFeaturizer()
+    first = load_or_compute_features(featurizer, structures, ids, source="t", cache_root=tmp_path)
+    (cached,) = (tmp_path / "features").glob("*.npz")
+    cached.write_bytes(cached.read_bytes()[:40])  # truncated, e.g. by a full disk
+    again = load_or_compute_features(featurizer, structures, ids, source="t", cache_root=tmp_path)
+    assert featurizer.calls == [3, 3]
+    np.testing.assert_array_equal(first, again)

@@ -1,13 +1,11 @@
 """CHGNet featurizer: shapes, physics sanity, intensivity, NaN rows, fingerprint, cache.
 
-Needs the ``mlp`` extra (``chgnet``; ``.ci/run`` installs it). Skipped without it unless
-``MATERIALS_AI_REQUIRE_ORACLES=1`` (set by ``.ci/run``), which turns the skip into a failure.
+``chgnet`` is a core dependency (the default crystal surrogate's features), so these run
+everywhere.
 """
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import subprocess
 import sys
 import warnings
@@ -20,13 +18,6 @@ from materials_ai.surrogates.featurizers import Featurizer, build_featurizer
 from materials_ai.surrogates.featurizers.cache import load_or_compute_features
 from materials_ai.surrogates.featurizers.chgnet import PROVENANCE, ChgnetFeaturizer
 from materials_ai.testing.datasets import gaas_zincblende, si_diamond, srtio3_cubic
-
-REQUIRED = os.environ.get("MATERIALS_AI_REQUIRE_ORACLES") == "1"
-HAS_CHGNET = importlib.util.find_spec("chgnet") is not None
-needs_chgnet = pytest.mark.skipif(
-    not HAS_CHGNET and not REQUIRED,
-    reason="chgnet is not installed (pip install -e '.[mlp]'; .ci/run installs it)",
-)
 
 SI, GAAS, STO, ISOLATED, AMERICIUM, SI_SUPERCELL = range(6)
 
@@ -75,7 +66,6 @@ def test_importing_the_module_loads_neither_torch_nor_chgnet() -> None:
     assert out.stdout.split() == ["False", "False"]
 
 
-@needs_chgnet
 def test_registry_and_fingerprint_are_stable() -> None:
     featurizer = build_featurizer("chgnet")
     assert isinstance(featurizer, Featurizer)
@@ -86,7 +76,6 @@ def test_registry_and_fingerprint_are_stable() -> None:
     assert fingerprint.endswith("-v1")
 
 
-@needs_chgnet
 def test_shape_and_finite_rows(featurized: tuple[np.ndarray, list]) -> None:  # type: ignore[type-arg]
     values, _ = featurized
     assert values.shape == (6, len(ChgnetFeaturizer().feature_names()))
@@ -95,7 +84,6 @@ def test_shape_and_finite_rows(featurized: tuple[np.ndarray, list]) -> None:  # 
         assert np.isfinite(values[row]).all()
 
 
-@needs_chgnet
 def test_energies_per_atom(featurized: tuple[np.ndarray, list]) -> None:  # type: ignore[type-arg]
     energy = featurized[0][:, -1]
     assert energy[SI] == pytest.approx(-5.31, abs=0.05)  # CHGNet 0.3.0, bulk Si
@@ -103,7 +91,6 @@ def test_energies_per_atom(featurized: tuple[np.ndarray, list]) -> None:  # type
     assert -5.0 < energy[GAAS] < -3.5
 
 
-@needs_chgnet
 def test_supercell_gives_the_same_intensive_features(
     featurized: tuple[np.ndarray, list],  # type: ignore[type-arg]
 ) -> None:
@@ -112,7 +99,6 @@ def test_supercell_gives_the_same_intensive_features(
     assert np.abs(values[SI] - values[GAAS]).max() > 0.1
 
 
-@needs_chgnet
 def test_bad_structures_give_nan_rows_and_named_warnings(
     featurized: tuple[np.ndarray, list],  # type: ignore[type-arg]
 ) -> None:
@@ -125,7 +111,6 @@ def test_bad_structures_give_nan_rows_and_named_warnings(
     assert len(messages) == 2
 
 
-@needs_chgnet
 def test_deterministic_and_batch_independent(
     featurized: tuple[np.ndarray, list],  # type: ignore[type-arg]
 ) -> None:
@@ -138,7 +123,6 @@ def test_deterministic_and_batch_independent(
     assert ChgnetFeaturizer().featurize([]).shape == (0, 129)
 
 
-@needs_chgnet
 def test_features_are_cached_by_fingerprint(tmp_path: Path) -> None:
     featurizer = ChgnetFeaturizer()
     structures = [si_diamond(), gaas_zincblende()]
