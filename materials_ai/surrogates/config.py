@@ -298,6 +298,57 @@ class GPConfig(BaseModel):
         return self.features or (FeatureBlockConfig(featurizer=self.descriptor),)
 
 
+class FeatureEnsembleConfig(BaseModel):
+    """A deep ensemble of MLP heads on featurizer blocks (large label sets).
+
+    For training sets too large for an exact GP (a whole MP-2018 split); see
+    :mod:`materials_ai.surrogates.feature_ensemble`.
+
+    Attributes:
+        kind: Registry name (required: ``feature_ensemble``).
+        seed: Seeds the calibration split, the initialisations and the batch order.
+        features: Featurizer blocks of the input, e.g. ``[chgnet, element_fractions]``.
+        members: Networks in the ensemble (their spread is the uncertainty).
+        hidden: Widths of the hidden layers (SiLU activations).
+        epochs: Passes over the training rows per member (one-cycle learning rate).
+        batch_size: Rows per optimiser step.
+        learning_rate: AdamW base learning rate (the one-cycle peak is twice this).
+        weight_decay: AdamW weight decay.
+        linear_baseline: Fit a ridge regression per target on the inputs first; the
+            networks learn its residual.
+        baseline_ridge: Ridge penalty per row (standardised inputs).
+        calibration_fraction: Training rows held out to fit each target's std factor (90 %
+            coverage) and report ``val_mae``; 0: no calibration.
+        threads: Torch intra-op threads.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["feature_ensemble"]
+    seed: int = 0
+    features: tuple[FeatureBlockConfig, ...] = (
+        FeatureBlockConfig(featurizer="chgnet"),
+        FeatureBlockConfig(featurizer="element_fractions"),
+    )
+    members: int = Field(5, ge=2)
+    hidden: tuple[int, ...] = (256, 256)
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(256, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    linear_baseline: bool = True
+    baseline_ridge: float = Field(1e-3, ge=0)
+    calibration_fraction: float = Field(0.1, ge=0, lt=0.5)
+    threads: int = Field(1, ge=1)
+
+    _names_as_blocks = field_validator("features", mode="before")(
+        GPConfig._names_as_blocks.__func__  # type: ignore[attr-defined]
+    )
+    _known_featurizers = field_validator("features")(
+        GPConfig._known_featurizers.__func__  # type: ignore[attr-defined]
+    )
+
+
 def _surrogate_kind(data: Any) -> str:
     kind = data.get("kind") if isinstance(data, dict) else getattr(data, "kind", None)
     return kind or "graph_ensemble"
@@ -306,6 +357,8 @@ def _surrogate_kind(data: Any) -> str:
 #: Surrogates by ``kind`` (``graph_ensemble`` when omitted): the surrogate registry of a
 #: workflow's ``surrogate:`` section.
 SurrogateConfig = Annotated[
-    Annotated[EnsembleConfig, Tag("graph_ensemble")] | Annotated[GPConfig, Tag("gp")],
+    Annotated[EnsembleConfig, Tag("graph_ensemble")]
+    | Annotated[GPConfig, Tag("gp")]
+    | Annotated[FeatureEnsembleConfig, Tag("feature_ensemble")],
     Discriminator(_surrogate_kind),
 ]

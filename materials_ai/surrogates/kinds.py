@@ -40,6 +40,9 @@ class SurrogateKind:
 SURROGATES: Registry[SurrogateKind] = Registry("surrogate kind")
 SURROGATES.register_lazy("graph_ensemble", "materials_ai.surrogates.ensemble:SURROGATE_KIND")
 SURROGATES.register_lazy("gp", "materials_ai.surrogates.gp:SURROGATE_KIND")
+SURROGATES.register_lazy(
+    "feature_ensemble", "materials_ai.surrogates.feature_ensemble:SURROGATE_KIND"
+)
 
 
 def build_surrogate(

@@ -4,6 +4,7 @@ Registered names (each entry is imported only when asked for):
 
 =====================  ==================================================================
 ``composition``        fraction-weighted element-property statistics (any chemistry)
+``element_fractions``  atom fraction of each element H..Pu (any chemistry)
 ``perovskite``         A/B-site properties, anions, oxidation states, tolerance factor
                        (5-atom ABX3 cells only)
 ``mp2018_embedding``   the pooled crystal embedding of the shipped MP-2018 CGCNN
@@ -34,6 +35,10 @@ from materials_ai.surrogates.featurizers.base import (
 FEATURIZERS: Registry[FeaturizerFactory] = Registry("featurizer")
 FEATURIZERS.register_lazy(
     "composition", "materials_ai.surrogates.featurizers.descriptors:composition_featurizer"
+)
+FEATURIZERS.register_lazy(
+    "element_fractions",
+    "materials_ai.surrogates.featurizers.descriptors:element_fraction_featurizer",
 )
 FEATURIZERS.register_lazy(
     "perovskite", "materials_ai.surrogates.featurizers.descriptors:perovskite_featurizer"
