@@ -359,7 +359,8 @@ class FeatureEnsembleSurrogate:
             **{f"pipeline.{k}": v for k, v in self.pipeline.to_arrays().items()},
         }
         if self.domain is not None:
-            arrays["domain.train"] = self.domain.train
+            # float32 halves the file; k-NN distances need no more precision.
+            arrays["domain.train"] = self.domain.train.astype(np.float32)
             arrays["domain.threshold"] = np.array(self.domain.threshold)
             arrays["domain.k"] = np.array(self.domain.k)
         payload = {
