@@ -50,3 +50,24 @@ class CampaignError(MaterialsAIError):
 
 class CandidateError(MaterialsAIError):
     """Candidates cannot be generated, screened or placed on a hull as asked."""
+
+
+class RunDirectoryLockedError(CampaignError):
+    """Another process owns the run directory (a running ``campaign run``/``resume``).
+
+    Attributes:
+        owner: What the lock file says of the owner (``pid``, ``host``, ``started``,
+            ``command``); empty when it could not be read.
+    """
+
+    def __init__(self, message: str, owner: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.owner = dict(owner or {})
+
+
+class CorruptStateError(CampaignError):
+    """A run directory's ``state.json`` cannot be read; the message says how to restore it."""
+
+
+class StaleOutputsError(CampaignError):
+    """A run directory holds outputs (ranked lists, models) of another campaign."""

@@ -10,14 +10,13 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
@@ -25,7 +24,7 @@ from pydantic import (
 from materials_ai.acquisition.config import AcquisitionConfig
 from materials_ai.acquisition.objective import ObjectiveConfig
 from materials_ai.compute import ComputeConfig
-from materials_ai.config_errors import config_error
+from materials_ai.config_errors import load_yaml, read_yaml_file, validate_config
 from materials_ai.errors import ConfigError
 from materials_ai.oracles.config import FidelityChainConfig
 from materials_ai.surrogates.config import EnsembleConfig, SurrogateConfig
@@ -63,6 +62,77 @@ class DataConfig(BaseModel):
         if unknown:
             raise ValueError(f"unknown pool screen(s) {unknown}; known: {sorted(POOL_SCREENS)}")
         return value
+
+
+class DatasetPoolConfig(BaseModel):
+    """A pool of dataset rows (the default): its settings are the ``data:`` section.
+
+    Attributes:
+        kind: ``dataset``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["dataset"] = "dataset"
+    #: Its rows can carry the labels a replayed oracle answers from.
+    labelled: ClassVar[bool] = True
+
+
+class StructuresPoolConfig(BaseModel):
+    """A pool of user structures: CIF, POSCAR/CONTCAR/``*.vasp`` or extended-XYZ files.
+
+    The files are read once and kept in the run directory (``pool/``), so a resumed run
+    sees the same pool even if the files changed or moved. They carry no labels, so only a
+    computing oracle (``oracle: {kind: chain}``) can validate them.
+
+    Attributes:
+        kind: ``structures``.
+        paths: Folders (searched recursively), files or glob patterns; relative paths
+            are relative to the working directory. Candidate ids are the file names
+            without their ending (relative to a given folder).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["structures"]
+    labelled: ClassVar[bool] = False
+    paths: list[str] = Field(min_length=1)
+
+
+class GeneratedPoolConfig(BaseModel):
+    """A generated pool: the generators and screens of :mod:`materials_ai.candidates`.
+
+    Generated once when the campaign starts and kept in the run directory (``pool/``), so
+    ids and order never change on resume.
+
+    Attributes:
+        kind: ``generated``.
+        generate: A :class:`~materials_ai.candidates.config.PoolConfig` (``seed``,
+            ``generators``, ``screens``, ``known_datasets``, ...), checked when the
+            workflow is read.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["generated"]
+    labelled: ClassVar[bool] = False
+    generate: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("generate")
+    @classmethod
+    def _valid_pool_config(cls, value: dict[str, Any]) -> dict[str, Any]:
+        # Imported here: the generators pull in pymatgen, which reading a workflow
+        # should not cost unless the workflow generates.
+        from materials_ai.candidates.config import PoolConfig
+
+        PoolConfig.model_validate(value)
+        return value
+
+
+#: The ``pool:`` section, by ``kind`` (see :mod:`materials_ai.campaign.pool_sources`).
+PoolSourceConfig = Annotated[
+    DatasetPoolConfig | StructuresPoolConfig | GeneratedPoolConfig, Field(discriminator="kind")
+]
 
 
 class LoopConfig(BaseModel):
@@ -138,7 +208,9 @@ class WorkflowConfig(BaseModel):
         name: Short name (used for the MLflow run and file names).
         description: What the campaign looks for, in a sentence or two.
         seed: Master seed; every random choice derives from it.
-        data: The pool.
+        data: The dataset pool (``pool.kind: dataset``, the default; absent otherwise).
+        pool: Where the candidates come from, by ``kind``: ``dataset`` (the ``data:``
+            rows), ``structures`` (user files) or ``generated`` (generators + screens).
         targets: Targets the surrogate learns (names from the dataset card).
         objective: Criteria that define a good material.
         surrogate: The surrogate, by ``kind``: ``graph_ensemble`` (default) or ``gp``.
@@ -154,7 +226,8 @@ class WorkflowConfig(BaseModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = 0
-    data: DataConfig
+    data: DataConfig | None = None
+    pool: PoolSourceConfig = DatasetPoolConfig()
     targets: list[str] = Field(min_length=1)
     objective: ObjectiveConfig
     surrogate: SurrogateConfig = EnsembleConfig()
@@ -179,7 +252,25 @@ class WorkflowConfig(BaseModel):
                     "oracle.learn must map every target to 'value@fidelity' "
                     f"(unmapped: {unmapped}; not a target: {extra})"
                 )
+        self._check_pool()
         return self
+
+    def _check_pool(self) -> None:
+        if self.pool.kind == "dataset" and self.data is None:
+            raise ValueError("a dataset pool needs a `data:` section (or set `pool.kind`)")
+        if self.pool.kind != "dataset" and self.data is not None:
+            raise ValueError(f"`data:` applies to pool kind 'dataset' only, not {self.pool.kind!r}")
+        if self.oracle.kind == "replay" and not self.pool.labelled:
+            raise ValueError(
+                f"oracle kind 'replay' answers from a dataset's labels, but a "
+                f"{self.pool.kind!r} pool has none: validate it by computation instead "
+                "(oracle: {kind: chain, ...}, e.g. CHGNet then GPAW)"
+            )
+
+    @property
+    def pool_label(self) -> str:
+        """What the pool is, in a word: the dataset's name, else the pool kind."""
+        return self.data.dataset if self.data is not None else self.pool.kind
 
     def fingerprint(self) -> str:
         """Stable hash of the settings that determine the campaign's results.
@@ -221,31 +312,24 @@ class WorkflowConfig(BaseModel):
 def parse_workflow(data: Any, source: str = "<workflow>") -> WorkflowConfig:
     """Validate a workflow given as a mapping.
 
+    Scalars are strictly typed: a boolean or text where a number belongs (``batch_size:
+    true``, ``beta: "2"``) is an error, not silently converted.
+
     Raises:
         ConfigError: Naming ``source`` and each bad key (unknown keys by dotted path).
     """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: a workflow must be a YAML mapping, got {type(data).__name__}")
-    try:
-        return WorkflowConfig.model_validate(data)
-    except ValidationError as error:
-        raise config_error(error, WorkflowConfig, source) from None
+    return validate_config(WorkflowConfig, data, source)
 
 
 def load_workflow(path: str | Path) -> WorkflowConfig:
     """Read and validate a workflow YAML file.
 
     Raises:
-        ConfigError: If the file is missing, is not YAML, or has bad keys.
+        ConfigError: If the file is missing, is not UTF-8 text or not YAML, or has bad keys.
     """
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"workflow file {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    return parse_workflow(data, str(path))
+    return parse_workflow(read_yaml_file(path, "workflow"), str(path))
 
 
 def dump_workflow(config: WorkflowConfig, path: str | Path) -> None:
@@ -264,8 +348,5 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"override {item!r} is not KEY=VALUE (e.g. loop.batch_size=10)")
-        try:
-            out[key.strip()] = yaml.safe_load(text)
-        except yaml.YAMLError as error:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML: {error}") from None
+        out[key.strip()] = load_yaml(text, f"override {item!r}")
     return out

@@ -11,8 +11,16 @@ survivors by the workflow's criteria, which may use the predicted targets, the d
 Stages, each persisted so that an interrupted run resumes::
 
     GENERATE  pool + screen report           pool/candidates.json, screen_report.json
+    RELAX     CHGNet relaxation, dedup       relaxed/candidates.json (``relax.enabled``)
     SCORE     every model predicts the pool  scores.npz
     RANK      hull, criteria, ranked list    final/ranked_candidates.{csv,json}, cifs/
+
+RELAX (:mod:`materials_ai.candidates.relax_stage`) relaxes the best ``relax.max_candidates``
+of the screened pool by a pre-score (the models on the generated geometries) with CHGNet
+on the workflow's ``compute`` executor, drops failures, duplicates and candidates that
+relax into a known structure; SCORE and RANK then see only the relaxed structures, and the
+formation energy that feeds the hull combines the corrected CHGNet energy with the models'
+prediction on the relaxed geometry (:mod:`materials_ai.candidates.relaxed_stability`).
 
 Validation of the top candidates (ML potential, DFT) uses the oracles of the replay
 campaign once they are configured for generated pools.
@@ -34,7 +42,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from materials_ai.acquisition.objective import DesirabilityObjective, ObjectiveConfig
 from materials_ai.candidates.config import PoolConfig
-from materials_ai.config_errors import config_error
+from materials_ai.candidates.relax_stage import RelaxStageConfig
+from materials_ai.compute import ComputeConfig
+from materials_ai.config_errors import read_yaml_file, validate_config
 from materials_ai.errors import CampaignError, ConfigError
 from materials_ai.settings import PROJECT_ROOT
 from materials_ai.tracking import TrackingConfig
@@ -43,7 +53,23 @@ logger = logging.getLogger(__name__)
 
 #: Derived quantities a generative objective may use besides the models' targets.
 DERIVED_TARGETS = ("e_above_hull", "sustainability")
-STAGES = ("generate", "score", "rank")
+STAGES = ("generate", "relax", "score", "rank")
+#: Columns of the pool rows copied into the ranked list when present.
+ROW_COLUMNS = (
+    "prototype",
+    "spacegroup",
+    "source",
+    "parent",
+    "screens_passed",
+    "sustainability",
+    "hhi_production",
+    "hhi_reserve",
+    "relax_energy_per_atom",
+    "relax_max_force",
+    "relax_volume_change",
+    "relax_steps",
+    "relax_converged",
+)
 
 
 class RankingConfig(BaseModel):
@@ -75,6 +101,8 @@ class GenerativeWorkflowConfig(BaseModel):
             the reference dataset's scale — the model must be trained on it).
         objective: Criteria on predicted targets and on ``e_above_hull`` /
             ``sustainability``.
+        relax: The RELAX stage (CHGNet relaxation and deduplication before scoring).
+        compute: Where relaxations run (serial or Dask).
         ranking: Output sizes.
         tracking: MLflow settings.
     """
@@ -89,6 +117,8 @@ class GenerativeWorkflowConfig(BaseModel):
     models: list[str] = Field(min_length=1)
     formation_energy_target: str = "formation_energy"
     objective: ObjectiveConfig
+    relax: RelaxStageConfig = RelaxStageConfig()
+    compute: ComputeConfig = ComputeConfig()
     ranking: RankingConfig = RankingConfig()
     tracking: TrackingConfig = TrackingConfig()
 
@@ -97,15 +127,10 @@ def load_generative_workflow(
     path: str | Path, data: dict[str, Any] | None = None
 ) -> GenerativeWorkflowConfig:
     """Validate a generative workflow (``kind: generative``)."""
-    from pydantic import ValidationError
-
     path = Path(path)
     if data is None:
-        data = yaml.safe_load(path.read_text())
-    try:
-        return GenerativeWorkflowConfig.model_validate(data)
-    except ValidationError as error:
-        raise config_error(error, GenerativeWorkflowConfig, str(path)) from None
+        data = read_yaml_file(path, "workflow")
+    return validate_config(GenerativeWorkflowConfig, data, str(path))
 
 
 def _model_path(text: str) -> Path:
@@ -176,10 +201,24 @@ class GenerativeCampaign:
     # -- stages ---------------------------------------------------------------------
 
     def run(self) -> GenerativeSummary:
-        """Run the remaining stages and return the summary."""
+        """Run the remaining stages (owning the run directory) and return the summary.
+
+        Raises:
+            RunDirectoryLockedError: Another process runs this campaign.
+        """
+        from materials_ai.campaign.rundir import RunDirectory
+
+        with RunDirectory(self.run_dir).lock("run"):
+            self._run_stages()
+        return self.summary()
+
+    def _run_stages(self) -> None:
         state = self._load_state()
         for stage in STAGES:
             if stage in state["completed"]:
+                continue
+            if stage == "relax" and "score" in state["completed"]:
+                state["completed"].insert(1, stage)  # a run from before the RELAX stage
                 continue
             started = time.perf_counter()
             getattr(self, f"_stage_{stage}")()
@@ -192,7 +231,6 @@ class GenerativeCampaign:
                 Console(stderr=True).print(
                     f"[bold]{stage}[/] done in {state['seconds'][stage]:.1f} s"
                 )
-        return self.summary()
 
     def _pool(self):  # type: ignore[no-untyped-def]
         from materials_ai.candidates import generate_pool
@@ -212,12 +250,15 @@ class GenerativeCampaign:
         (folder / "candidates.json").write_text(json.dumps(payload, default=_jsonable))
         pool.report.save(self.run_dir / "screen_report.json")
 
-    def _read_pool(self) -> tuple[list[dict[str, Any]], list[Any]]:
+    def _read_pool(self, relaxed: bool = True) -> tuple[list[dict[str, Any]], list[Any]]:
         from pymatgen.core import Structure
 
         from materials_ai.data.records import Candidate
 
-        payload = json.loads((self.run_dir / "pool" / "candidates.json").read_text())
+        path = self.run_dir / "relaxed" / "candidates.json"
+        if not (relaxed and path.exists()):
+            path = self.run_dir / "pool" / "candidates.json"
+        payload = json.loads(path.read_text())
         rows = payload["rows"]
         candidates = [
             Candidate(
@@ -229,13 +270,44 @@ class GenerativeCampaign:
         ]
         return rows, candidates
 
-    def _stage_score(self) -> None:
-        from materials_ai.graphs.builder import build_graphs
-        from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+    def _stage_relax(self) -> None:
+        from materials_ai.candidates import KnownMaterials
+        from materials_ai.candidates.relax_stage import relax_pool
+        from materials_ai.compute import make_executor
 
+        cfg = self.config.relax
+        if not cfg.enabled:
+            return
+        rows, candidates = self._read_pool(relaxed=False)
+        order = None
+        if cfg.max_candidates is not None and len(candidates) > cfg.max_candidates:
+            ranked = self._ranked(rows, candidates, self._predict(candidates), len(candidates))
+            order = ranked.table["_structure_index"].to_numpy()
+        known = None
+        if cfg.dedup.enabled and cfg.dedup.against_known:
+            known = KnownMaterials.from_datasets(self.config.pool.known_datasets)
+        with make_executor(self.config.compute, progress=self.progress) as executor:
+            relaxed = relax_pool(
+                rows,
+                [c.structure for c in candidates],
+                cfg,
+                order=order,
+                executor=executor,
+                known=known,
+            )
+        relaxed.save(self.run_dir / "relaxed" / "candidates.json")
+
+    def _stage_score(self) -> None:
         _, candidates = self._read_pool()
         if not candidates:
             raise CampaignError("every generated candidate was screened out; relax the pool")
+        np.savez(self.run_dir / "scores.npz", **self._predict(candidates))  # type: ignore[arg-type]
+
+    def _predict(self, candidates: list[Any]) -> dict[str, np.ndarray]:
+        """Member samples (`s x n`) of every target the models predict."""
+        from materials_ai.graphs.builder import build_graphs
+        from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
         arrays: dict[str, np.ndarray] = {}
         for folder in self.config.models:
             surrogate = GraphEnsembleSurrogate.load(_model_path(folder))
@@ -253,20 +325,59 @@ class GenerativeCampaign:
         missing = sorted((needed | {self.config.formation_energy_target}) - set(arrays))
         if missing:
             raise ConfigError(f"no model predicts {missing}; the models give {sorted(arrays)}")
-        np.savez(self.run_dir / "scores.npz", **arrays)  # type: ignore[arg-type]  # numpy stub
+        return arrays
 
     def _stage_rank(self) -> None:
-        from materials_ai.candidates.stability import HullReference
-        from materials_ai.report.ranked import build_ranked_list, write_ranked_list
-        from materials_ai.surrogates.prediction import Prediction
+        from materials_ai.candidates.naming import prototype_name
+        from materials_ai.report.ranked import write_ranked_list
 
         rows, candidates = self._read_pool()
         with np.load(self.run_dir / "scores.npz") as data:
             arrays = {k: data[k] for k in data.files}
+        ranked = self._ranked(rows, candidates, arrays, self.config.ranking.size)
+        table = ranked.table
+        top = table.index < self.config.ranking.top_cifs
+        table["structure_type"] = [
+            prototype_name(candidates[int(i)].structure) if t else None
+            for i, t in zip(table["_structure_index"], top, strict=True)
+        ]
+        write_ranked_list(
+            ranked, candidates, self.run_dir / "final", top_cifs=self.config.ranking.top_cifs
+        )
+
+    def _ranked(
+        self, rows: list[dict[str, Any]], candidates: list[Any], arrays: dict[str, Any], size: int
+    ) -> Any:
+        """The ranked list (``RankedList``) of ``candidates`` from the models' samples."""
+        from materials_ai.candidates.stability import HullReference
+        from materials_ai.report.ranked import build_ranked_list
+        from materials_ai.surrogates.prediction import Prediction
+
+        arrays = dict(arrays)
         stability = self.config.pool.stability
         hull = HullReference.from_card(stability.reference_dataset, stability.target)
-        hull_energy = hull.hull_energies([c.structure.composition for c in candidates])
+        compositions = [c.structure.composition for c in candidates]
+        hull_energy = hull.hull_energies(compositions)
         e_form = arrays[self.config.formation_energy_target]
+        combined, source = None, "surrogate"
+        relaxed = bool(rows) and "relax_energy_per_atom" in rows[0]
+        if self.config.relax.enabled and relaxed:
+            from materials_ai.candidates.relax_stage import resolve_combination
+            from materials_ai.candidates.relaxed_stability import relaxed_formation_energies
+
+            rule, correction = resolve_combination(self.config.relax, stability.reference_dataset)
+            if correction is not None:
+                e_form, combined = relaxed_formation_energies(
+                    [c.get_el_amt_dict() for c in compositions],
+                    [float(r.get("relax_energy_per_atom", np.nan)) for r in rows],
+                    e_form,
+                    correction,
+                    rule,
+                    surrogate_std_scale=stability.std_scale,
+                    surrogate_std_floor=stability.std_floor_ev_per_atom,
+                )
+                arrays[self.config.formation_energy_target] = e_form
+                source = {"inverse_variance": "chgnet+surrogate"}.get(rule, rule)
         arrays["e_above_hull"] = e_form - hull_energy[None, :]
         sustainability = np.array([float(r.get("sustainability", np.nan)) for r in rows])
         arrays["sustainability"] = np.repeat(sustainability[None, :], e_form.shape[0], axis=0)
@@ -279,11 +390,13 @@ class GenerativeCampaign:
             prediction,
             objective,
             observed={},
-            size=self.config.ranking.size,
+            size=size,
             metadata={
                 "campaign": self.config.name,
                 "kind": "generative",
                 "n_screened": len(candidates),
+                "relaxed": relaxed,
+                "formation_energy_from": source,
             },
             target_units={
                 n: "eV/atom" if n in ("e_above_hull", self.config.formation_energy_target) else ""
@@ -292,28 +405,21 @@ class GenerativeCampaign:
         )
         extra = {r["id"]: r for r in rows}
         table = ranked.table
-        for column in (
-            "prototype",
-            "spacegroup",
-            "source",
-            "parent",
-            "screens_passed",
-            "sustainability",
-            "hhi_production",
-            "hhi_reserve",
-        ):
+        for column in ROW_COLUMNS:
             values = [extra.get(i, {}).get(column) for i in table["id"]]
             if any(v is not None for v in values):
                 table[column] = values
+        if combined is not None:
+            for column, combined_values in combined.columns().items():
+                index = table["_structure_index"].to_numpy()
+                table[column] = np.asarray(combined_values)[index]
         threshold = stability.threshold_ev_per_atom
         mean_e, std_e = prediction.column("e_above_hull")
         from scipy import stats
 
         p_stable = stats.norm.cdf((threshold - mean_e) / np.maximum(std_e, 1e-6))
         table["p_within_hull_threshold"] = p_stable[table["_structure_index"].to_numpy()]
-        write_ranked_list(
-            ranked, candidates, self.run_dir / "final", top_cifs=self.config.ranking.top_cifs
-        )
+        return ranked
 
     def summary(self) -> GenerativeSummary:
         """Where the campaign stands."""

@@ -1,7 +1,9 @@
 """Read-only views of a run directory: status, the latest ranked list, structures, units.
 
 This module belongs to the campaign layer: the report (:mod:`materials_ai.report`) and the
-lab hand-off (:mod:`materials_ai.lab`) read runs through it, and it imports neither.
+lab hand-off (:mod:`materials_ai.lab`) read runs through it, and it imports neither. It
+reads through :class:`~materials_ai.campaign.rundir.RunDirectory` and never takes the run's
+lock, so it never waits for a running campaign.
 """
 
 from __future__ import annotations
@@ -13,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from materials_ai.campaign.config import WorkflowConfig, load_workflow
+from materials_ai.campaign.config import WorkflowConfig
 from materials_ai.campaign.layout import cif_stem
-from materials_ai.campaign.state import load_state
-from materials_ai.errors import CampaignError, DataError, MaterialsAIError
+from materials_ai.campaign.rundir import RunDirectory
+from materials_ai.errors import DataError, MaterialsAIError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,22 +30,27 @@ logger = logging.getLogger(__name__)
 
 
 def campaign_status(run_dir: str | Path) -> dict[str, Any]:
-    """Summarise a campaign without loading data or models.
+    """Summarise a campaign without loading data or models (and without its lock).
 
     Returns:
-        Keys ``name, iteration, completed, done, oracle_calls, pending, targets, metrics,
-        observations_by_fidelity``.
+        Keys ``name, campaign_id, iteration, iterations, completed, done, oracle_calls,
+        pending, targets, metrics, observations_by_fidelity, owner, queued``: ``owner``
+        describes the running process that owns the run (None: not running); ``queued``
+        counts lab observations waiting in its inbox.
     """
-    run_dir = Path(run_dir)
-    state = load_state(run_dir)
-    config = load_workflow(run_dir / "workflow.yaml")
+    rundir = RunDirectory(run_dir)
+    state = rundir.read_state()
+    config = rundir.read_workflow(state)
     by_fidelity: dict[str, int] = {}
     for record in state.observations:
         fidelity = str(record.observation.get("fidelity", ""))
         by_fidelity[fidelity] = by_fidelity.get(fidelity, 0) + 1
+    owner = rundir.owner()
     return {
         "name": config.name,
+        "campaign_id": state.campaign_id,
         "iteration": state.iteration,
+        "iterations": config.loop.iterations,
         "completed": ", ".join(s.value for s in state.completed),
         "done": state.done,
         "oracle_calls": state.oracle_calls,
@@ -51,23 +58,18 @@ def campaign_status(run_dir: str | Path) -> dict[str, Any]:
         "targets": list(config.targets),
         "metrics": state.metrics,
         "observations_by_fidelity": by_fidelity,
+        "owner": owner.describe() if owner is not None else None,
+        "queued": len(rundir.queued_observations(state)),
     }
 
 
 def latest_output_dir(run_dir: Path) -> Path:
     """The folder of the most recent ranked list (``final/`` once finished)."""
-    run_dir = Path(run_dir)
-    final = run_dir / "final"
-    if (final / "ranked_candidates.csv").exists():
-        return final
-    iterations = sorted((run_dir / "iterations").glob("iter_*"))
-    if not iterations:
-        raise CampaignError(f"{run_dir} has no ranked list yet (no iteration was recorded)")
-    return iterations[-1]
+    return RunDirectory(run_dir).latest_output_dir()
 
 
 def latest_ranked_list(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any], Path]:
-    """The latest ranked list of a run.
+    """The latest ranked list of a run, checked to belong to the run's campaign.
 
     Returns:
         ``(table, payload, folder)``: the CSV as a DataFrame, the JSON payload without its
@@ -76,14 +78,9 @@ def latest_ranked_list(run_dir: str | Path) -> tuple[pd.DataFrame, dict[str, Any
 
     Raises:
         CampaignError: If no iteration has been recorded yet.
+        StaleOutputsError: If the list was written by another campaign.
     """
-    import pandas as pd
-
-    folder = latest_output_dir(Path(run_dir))
-    table = pd.read_csv(folder / "ranked_candidates.csv", dtype={"id": str})
-    payload = json.loads((folder / "ranked_candidates.json").read_text())
-    payload.pop("candidates", None)
-    return table, payload, folder
+    return RunDirectory(run_dir).latest_ranked_list()
 
 
 def _cif_index(cif_dir: Path) -> dict[str, Path]:
@@ -120,12 +117,12 @@ def candidate_structures(
     """
     from pymatgen.core import Structure
 
-    run_dir = Path(run_dir)
+    rundir = RunDirectory(run_dir)
     found: dict[str, Structure | Molecule] = {}
     if formulas is not None:
         folders = [
-            run_dir / "final" / "cifs",
-            *sorted((run_dir / "iterations").glob("iter_*/cifs"), reverse=True),
+            rundir.final_dir / "cifs",
+            *sorted(rundir.iterations_dir.glob("iter_*/cifs"), reverse=True),
         ]
         indices = [_cif_index(f) for f in folders if f.is_dir()]
         for cid, formula in zip(ids, formulas, strict=True):
@@ -143,7 +140,7 @@ def candidate_structures(
         from materials_ai.campaign.loop import Campaign
 
         try:
-            dataset = Campaign.resume(run_dir)._load_dataset()
+            dataset = Campaign.resume(rundir.path)._load_dataset()
         except MaterialsAIError as error:
             logger.warning(
                 "structures of %d candidates unavailable (pool not loadable: %s)",
@@ -165,12 +162,15 @@ def pool_size(run_dir: str | Path) -> int | None:
     dataset card's row count, the workflow's ``limit`` / ``sample_size`` and the rows the
     run skipped (``skipped_rows.csv``). None when the card cannot be found.
     """
-    run_dir = Path(run_dir)
-    state = load_state(run_dir)
+    rundir = RunDirectory(run_dir)
+    state = rundir.read_state()
     for metrics in reversed(state.metrics):
         if "pool_size" in metrics:
             return int(metrics["pool_size"])
-    config = load_workflow(run_dir / "workflow.yaml")
+    config = rundir.read_workflow(state)
+    if config.data is None:  # a pool kept in the run directory
+        pool = rundir.path / "pool" / "candidates.json"
+        return len(json.loads(pool.read_text())["rows"]) if pool.is_file() else None
     try:
         from materials_ai.data.registry import get_card
 
@@ -181,7 +181,7 @@ def pool_size(run_dir: str | Path) -> int | None:
         n_rows = min(n_rows, config.data.limit)
     if config.data.sample_size is not None:
         n_rows = min(n_rows, config.data.sample_size)
-    skipped = run_dir / "skipped_rows.csv"
+    skipped = rundir.path / "skipped_rows.csv"
     if skipped.exists():
         import pandas as pd
 
@@ -200,7 +200,7 @@ def campaign_target_units(run_dir: str | Path, config: WorkflowConfig) -> dict[s
     try:
         from materials_ai.data.registry import get_card
 
-        card = get_card(config.data.dataset)
+        card = get_card(config.pool_label)
         units = {t: card.targets[t].unit for t in config.targets if t in card.targets}
     except Exception:  # card not available here: fall back to the ranked list
         units = {}
@@ -219,6 +219,6 @@ def campaign_target_units(run_dir: str | Path, config: WorkflowConfig) -> dict[s
     if missing:
         raise DataError(
             f"units of target(s) {missing} unknown: neither the dataset card of "
-            f"{config.data.dataset!r} nor a ranked list of {run_dir} names them"
+            f"{config.pool_label!r} nor a ranked list of {run_dir} names them"
         )
     return units

@@ -10,7 +10,35 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["cif_file_name", "cif_stem"]
+__all__ = [
+    "BACKUP_FILE",
+    "FINAL_DIR",
+    "INBOX_FILE",
+    "ITERATIONS_DIR",
+    "JOURNAL_FILE",
+    "LOCK_FILE",
+    "STATE_FILE",
+    "WORKFLOW_FILE",
+    "cif_file_name",
+    "cif_stem",
+]
+
+#: Campaign state (rewritten atomically after every stage).
+STATE_FILE = "state.json"
+#: The previous ``state.json``, kept on every write.
+BACKUP_FILE = "state.json.bak"
+#: The exact settings the run started with.
+WORKFLOW_FILE = "workflow.yaml"
+#: Append-only journal of every state change (observations one per line).
+JOURNAL_FILE = "journal.jsonl"
+#: Lab observations queued for the running campaign (append-only).
+INBOX_FILE = "inbox.jsonl"
+#: The owner's advisory lock (pid, host, start time as JSON while held).
+LOCK_FILE = "campaign.lock"
+#: Ranked list of the finished campaign.
+FINAL_DIR = "final"
+#: Ranked lists of each iteration (``iter_NNN``).
+ITERATIONS_DIR = "iterations"
 
 
 def _safe_name(text: str) -> str:

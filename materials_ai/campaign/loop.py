@@ -10,22 +10,15 @@ The loop talks to protocols only: a :class:`~materials_ai.surrogates.base.PoolSu
 :class:`~materials_ai.campaign.oracle_plans.ValidationPlan` of ``oracle.kind`` for what
 differs between replayed and computed validation.
 
-Run directory layout::
-
-    workflow.yaml            the exact settings the run started with
-    state.json               campaign state (see CampaignState)
-    models/iter_NNN/         latest surrogate (config + weights)
-    scores/iter_NNN.npz      latest pool predictions (member samples, acquisition values)
-    iterations/iter_NNN/     ranked_candidates.csv / .json and cifs/ of that iteration
-    final/                   the same for the finished campaign
-    skipped_rows.csv         dataset rows that could not be used, and why
-    mlflow.db, mlartifacts/  default MLflow store
+The run directory (:class:`~materials_ai.campaign.rundir.RunDirectory`, whose docstring
+shows its layout) is owned by the running campaign: :meth:`Campaign.run` holds its lock,
+writes the state through its journal, and merges lab observations queued in its inbox at
+every stage boundary.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,25 +28,27 @@ import numpy as np
 
 from materials_ai.acquisition.objective import DesirabilityObjective
 from materials_ai.campaign import display, record, stages
-from materials_ai.campaign.config import WorkflowConfig, dump_workflow, load_workflow
+from materials_ai.campaign.config import WorkflowConfig
 from materials_ai.campaign.oracle_plans import ORACLE_PLANS, ValidationPlan
+from materials_ai.campaign.rounds import set_total_rounds
+from materials_ai.campaign.rundir import RunDirectory
 from materials_ai.campaign.stages import STAGE_WORK
-from materials_ai.campaign.state import CampaignState, Stage, load_state, save_state
+from materials_ai.campaign.state import CampaignState, Stage
 from materials_ai.campaign.summary import CampaignSummary, summarize
 from materials_ai.errors import CampaignError
 
 if TYPE_CHECKING:
+    from materials_ai.campaign.pool_sources import Pool
     from materials_ai.compute import Executor
     from materials_ai.data.records import Candidate, MaterialsDataset
     from materials_ai.oracles.base import Oracle
     from materials_ai.surrogates.base import PoolFeatures, PoolSurrogate
     from materials_ai.tracking import Tracker
 
-__all__ = ["SELECTION_STAGES", "WORKFLOW_FILE", "Campaign", "CampaignSummary", "StageHook"]
+__all__ = ["SELECTION_STAGES", "Campaign", "CampaignSummary", "StageHook"]
 
 logger = logging.getLogger(__name__)
 
-WORKFLOW_FILE = "workflow.yaml"
 SELECTION_STAGES = (
     Stage.COLLECT,
     Stage.TRAIN,
@@ -81,6 +76,7 @@ class Campaign:
         executor: Parallel executor (default: built from ``config.compute``).
         tracker: Experiment tracker (default: built from ``config.tracking``).
         progress: Show progress bars and per-iteration lines on the console.
+        rundir: The run directory object (default: one for ``run_dir``).
     """
 
     def __init__(
@@ -92,10 +88,15 @@ class Campaign:
         executor: Executor | None = None,
         tracker: Tracker | None = None,
         progress: bool = False,
+        rundir: RunDirectory | None = None,
     ) -> None:
         self.config = config
         self.run_dir = Path(run_dir)
+        self.rundir = rundir if rundir is not None else RunDirectory(self.run_dir)
         self.state = state
+        #: Set by :meth:`resume` when there is nothing to run (why); :meth:`run` then
+        #: returns at once.
+        self.idle_reason: str | None = None
         self.progress = progress
         self._executor = executor
         self._owns_executor = executor is None
@@ -118,23 +119,31 @@ class Campaign:
     # -- construction -----------------------------------------------------------------
 
     @classmethod
-    def start(cls, config: WorkflowConfig, run_dir: str | Path, **kwargs: Any) -> Campaign:
+    def start(
+        cls,
+        config: WorkflowConfig,
+        run_dir: str | Path,
+        *,
+        clear_old_outputs: bool = False,
+        **kwargs: Any,
+    ) -> Campaign:
         """Create a new run directory for ``config``.
+
+        Args:
+            config: The workflow.
+            run_dir: The run directory (created).
+            clear_old_outputs: Delete outputs another campaign left in ``run_dir``
+                (``final/``, ``iterations/``, models, journals) instead of refusing.
+            **kwargs: Passed to the constructor (executor, tracker, progress).
 
         Raises:
             CampaignError: If ``run_dir`` already holds a campaign (resume it instead).
+            StaleOutputsError: If it holds another campaign's outputs.
+            RunDirectoryLockedError: If another process owns it.
         """
-        run_dir = Path(run_dir)
-        if (run_dir / "state.json").exists():
-            raise CampaignError(
-                f"{run_dir} already holds a campaign; resume it with "
-                f"`materials-ai campaign resume {run_dir}` or choose another --run-dir"
-            )
-        run_dir.mkdir(parents=True, exist_ok=True)
-        dump_workflow(config, run_dir / WORKFLOW_FILE)
-        state = CampaignState(workflow_fingerprint=config.fingerprint())
-        save_state(state, run_dir)
-        return cls(config, run_dir, state, **kwargs)
+        rundir = RunDirectory(run_dir)
+        state = rundir.create(config, clear_old_outputs=clear_old_outputs)
+        return cls(config, rundir.path, state, rundir=rundir, **kwargs)
 
     @classmethod
     def resume(
@@ -144,38 +153,36 @@ class Campaign:
 
         Args:
             run_dir: The run directory.
-            iterations: Raise (or lower) the number of selection iterations. Raising it
-                reopens a finished campaign: its final iteration becomes a selection round
-                (``final/`` is removed and written again at the new end).
+            iterations: Stop after this many selection rounds in total (stored in the
+                state; the run's ``workflow.yaml`` is never rewritten). More than the
+                campaign has chosen reopens a finished campaign; fewer (or as many, once
+                finished) leaves it as it is (:attr:`idle_reason` says so and :meth:`run`
+                does nothing).
             **kwargs: Passed to the constructor (executor, tracker, progress).
 
         Raises:
             CampaignError: If the directory holds no campaign, or its workflow file was
                 changed in a way that alters results.
+            RunDirectoryLockedError: If ``iterations`` is given while another process
+                owns the run.
         """
-        run_dir = Path(run_dir)
-        state = load_state(run_dir)
-        config = load_workflow(run_dir / WORKFLOW_FILE)
-        if config.fingerprint() != state.workflow_fingerprint:
+        rundir = RunDirectory(run_dir)
+        state = rundir.read_state()
+        stored = rundir.read_workflow()
+        if stored.fingerprint() != state.workflow_fingerprint:
             raise CampaignError(
-                f"{run_dir / WORKFLOW_FILE} changed since the campaign started "
+                f"{rundir.workflow_file} changed since the campaign started "
                 "(settings that alter results differ); start a new run instead"
             )
-        if iterations is not None and iterations != config.loop.iterations:
-            extends = iterations > config.loop.iterations
-            config = config.with_overrides(**{"loop.iterations": iterations})
-            dump_workflow(config, run_dir / WORKFLOW_FILE)
-            state.workflow_fingerprint = config.fingerprint()
-            if extends and state.final_iteration is not None:
-                # Reopen a finished (or finishing) campaign: its final iteration becomes
-                # an ordinary selection round that starts again from COLLECT, so it also
-                # trains on observations ingested since (e.g. lab results).
-                state.done = False
-                state.final_iteration = None
-                state.completed = []
-                shutil.rmtree(run_dir / "final", ignore_errors=True)
-            save_state(state, run_dir)
-        return cls(config, run_dir, state, **kwargs)
+        idle = None
+        if iterations is not None:
+            state, idle = set_total_rounds(rundir, iterations, configured=stored.loop.iterations)
+        config = stored
+        if state.iterations is not None:
+            config = stored.with_overrides(**{"loop.iterations": state.iterations})
+        campaign = cls(config, rundir.path, state, rundir=rundir, **kwargs)
+        campaign.idle_reason = idle
+        return campaign
 
     # -- lazily built context ---------------------------------------------------------
 
@@ -198,26 +205,26 @@ class Campaign:
         return self._tracker
 
     def _load_dataset(self) -> MaterialsDataset:
-        """Load the pool's rows (labels only where the oracle kind reads them)."""
-        from materials_ai.campaign.pool import load_pool_dataset
+        """Load the pool's rows from its source (labels only where the oracle reads them)."""
+        return self._load_pool().dataset
 
-        return load_pool_dataset(
-            self.config, self.run_dir, reads_labels=self.plan.reads_labels, progress=self.progress
-        )
+    def _load_pool(self) -> Pool:
+        from materials_ai.campaign.pool_sources import load_pool
+
+        return load_pool(self.config, self.run_dir, self.plan, progress=self.progress)
 
     def _prepare(self) -> None:
         if self._prepared:
             return
         from materials_ai.campaign.pool import chemsys_codes, screened_pool
-        from materials_ai.data.registry import get_card
         from materials_ai.surrogates.kinds import build_surrogate, load_surrogate
 
-        dataset = screened_pool(self._load_dataset(), self.config, self.run_dir)
+        source = self._load_pool()  # pool.kind: dataset rows, user files or generated
+        dataset = screened_pool(source.dataset, self.config, self.run_dir)
         self.pool = [r.as_candidate(source=dataset.name) for r in dataset.records]
         self.index_of = {c.id: i for i, c in enumerate(self.pool)}
         self.chemsys_codes = chemsys_codes(self.pool)
-        card = get_card(dataset.name)
-        self.target_units = self.plan.target_units({n: t.unit for n, t in card.targets.items()})
+        self.target_units = source.target_units
         # Builds the oracle and re-registers pending tickets (a resumed campaign).
         self.oracle = self.plan.build(dataset, self.run_dir, lambda: self.executor, self.state)
         self.targets_total = self.plan.targets_total
@@ -228,9 +235,7 @@ class Campaign:
             self.config.targets,
             [self.target_units.get(t, "") for t in self.config.targets],
         )
-        self.features = self.surrogate.featurize_pool(
-            self.pool, source=f"{card.name}:{card.sha256}"
-        )
+        self.features = self.surrogate.featurize_pool(self.pool, source=source.source_key)
         if self.state.model_dir:
             self.surrogate = load_surrogate(self.run_dir / self.state.model_dir)
         self._prepared = True
@@ -271,8 +276,30 @@ class Campaign:
         Returns:
             The summary of where the campaign stands.
         """
-        self._prepare()
-        self._start_tracking()
+        if self.idle_reason is not None:
+            return self.summary()
+        with self.rundir.lock("run"):
+            self._sync_state()
+            self._prepare()
+            self._start_tracking()
+            self._run_stages(after_stage, max_stages)
+            if self.rundir.merge_inbox(self.state):
+                self.rundir.write_state(self.state)
+        if self.state.done:
+            self.tracker.end_run("FINISHED")
+        return self.summary()
+
+    def _sync_state(self) -> None:
+        """Now the owner: read what others wrote since, and merge the lab inbox."""
+        if self.rundir.changed_on_disk():
+            self.state = self.rundir.read_state()
+            rounds = self.state.iterations
+            if rounds is not None and rounds != self.config.loop.iterations:
+                self.config = self.config.with_overrides(**{"loop.iterations": rounds})
+        if self.rundir.merge_inbox(self.state):
+            self.rundir.write_state(self.state)
+
+    def _run_stages(self, after_stage: StageHook | None, max_stages: int | None) -> None:
         stages_run = 0
         bar = display.progress_bar(
             self.config.name,
@@ -299,9 +326,6 @@ class Campaign:
             if self._owns_executor and self._executor is not None:
                 self._executor.close()
                 self._executor = None
-        if self.state.done:
-            self.tracker.end_run("FINISHED")
-        return self.summary()
 
     def _next_stage(self) -> Stage:
         for stage in self.stages_of(self.state.iteration):
@@ -313,6 +337,8 @@ class Campaign:
         """Mark a stage completed; roll over to the next iteration after its last stage."""
         planned = self.stages_of(self.state.iteration)
         self.state.completed.append(stage)
+        # Lab results queued by `campaign ingest` join at the stage boundary.
+        self.rundir.merge_inbox(self.state)
         if list(self.state.completed) == list(planned):
             if self.in_final_iteration:
                 self.state.done = True
@@ -321,7 +347,7 @@ class Campaign:
                 self.state.completed = []
                 if self._is_final_iteration():
                     self.state.final_iteration = self.state.iteration
-        save_state(self.state, self.run_dir)
+        self.rundir.write_state(self.state)
 
     @property
     def in_final_iteration(self) -> bool:
@@ -350,13 +376,13 @@ class Campaign:
             self.config.name,
             tags={
                 "workflow": self.config.name,
-                "dataset": self.config.data.dataset,
+                "dataset": self.config.pool_label,
                 "run_dir": str(self.run_dir.resolve()),
             },
         )
         tracker.log_params(self.config.model_dump(mode="json"))
         self.state.tracking_run_id = tracker.run_id
-        save_state(self.state, self.run_dir)
+        self.rundir.write_state(self.state)
 
     def summary(self) -> CampaignSummary:
         """Where the campaign stands."""

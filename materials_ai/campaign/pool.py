@@ -38,6 +38,8 @@ def load_pool_dataset(
     from materials_ai.data.registry import get_card
 
     data = config.data
+    if data is None:
+        raise CampaignError(f"pool kind {config.pool.kind!r} has no dataset to load")
     n_rows = get_card(data.dataset).rows
     if data.limit is not None:
         n_rows = min(n_rows, data.limit)
@@ -76,13 +78,15 @@ def screened_pool(
     Raises:
         CampaignError: If too few rows are left for the seed labels.
     """
-    if config.data.screens:  # e.g. pfas_free: rules applied before any label
+    if (
+        config.data is not None and config.data.screens
+    ):  # e.g. pfas_free: rules applied before any label
         from materials_ai.campaign.pool_screens import apply_pool_screens
 
         dataset = apply_pool_screens(dataset, config.data.screens, run_dir)
     if len(dataset) < config.loop.initial_labels + 1:
         raise CampaignError(
-            f"dataset {dataset.name!r} has {len(dataset)} usable rows; the campaign needs "
+            f"pool {dataset.name!r} has {len(dataset)} usable rows; the campaign needs "
             f"more than initial_labels = {config.loop.initial_labels}"
         )
     return dataset

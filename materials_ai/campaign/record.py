@@ -124,7 +124,8 @@ def iteration_metrics(
     fit = fit or {}
     if fit.get("iteration") == iteration:
         for target, mae in fit.get("val_mae", {}).items():
-            metrics[f"val_mae_{target}"] = float(mae)
+            # None: no validation label of that target (NaN once written to JSON).
+            metrics[f"val_mae_{target}"] = float("nan") if mae is None else float(mae)
     for stage, seconds in stage_seconds.items():
         metrics[f"seconds_{stage}"] = float(seconds)
     return metrics

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from materials_ai.campaign import display, record, selection
+from materials_ai.campaign.layout import FINAL_DIR, ITERATIONS_DIR
 from materials_ai.campaign.state import ObservationRecord, SelectionRecord, Stage
 from materials_ai.errors import CampaignError
 
@@ -246,7 +247,7 @@ def record_iteration(campaign: CampaignContext) -> None:
         campaign.pool,
         prediction,
         campaign.objective,
-        run_dir / ("final" if final else f"iterations/iter_{iteration:03d}"),
+        run_dir / (FINAL_DIR if final else f"{ITERATIONS_DIR}/iter_{iteration:03d}"),
         observed=observed,
         acquisition=acquisition,
         selected=selected,
@@ -255,10 +256,11 @@ def record_iteration(campaign: CampaignContext) -> None:
         top_cifs=config.loop.top_cifs,
         metadata={
             "campaign": config.name,
+            "campaign_id": state.campaign_id,
             "iteration": iteration,
             "final": final,
             "oracle_calls": state.oracle_calls,
-            "dataset": config.data.dataset,
+            "dataset": config.pool_label,
         },
     )
     metrics = record.iteration_metrics(

@@ -1,4 +1,10 @@
-"""Campaign state: everything needed to resume, written atomically after each stage."""
+"""Campaign state: everything needed to resume, written atomically after each stage.
+
+:func:`save_state` keeps the previous file as ``state.json.bak``; :func:`load_state` turns a
+missing or damaged file into an error that gives the command restoring it. The run
+directory (:class:`~materials_ai.campaign.rundir.RunDirectory`) adds the journal and the
+lock around these two functions.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +14,24 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from materials_ai.campaign.layout import BACKUP_FILE, JOURNAL_FILE, STATE_FILE
+from materials_ai.config_errors import config_error
 from materials_ai.data.records import Observation
-from materials_ai.errors import CampaignError
+from materials_ai.errors import CampaignError, CorruptStateError
 from materials_ai.oracles.base import Ticket
 
-STATE_FILE = "state.json"
+__all__ = [
+    "STATE_FILE",
+    "CampaignState",
+    "ObservationRecord",
+    "SelectionRecord",
+    "Stage",
+    "load_state",
+    "recovery_hint",
+    "save_state",
+]
 STATE_FORMAT_VERSION = 1
 
 
@@ -53,7 +70,7 @@ class SelectionRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    iteration: int
+    iteration: int = Field(ge=0)
     strategy: str
     candidate_ids: list[str]
     acquisition_values: list[float | None]
@@ -66,7 +83,7 @@ class ObservationRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    iteration: int
+    iteration: int = Field(ge=0)
     observation: dict[str, Any]
 
     def to_observation(self) -> Observation:
@@ -80,6 +97,11 @@ class CampaignState(BaseModel):
     Attributes:
         format_version: Layout version of this file.
         workflow_fingerprint: Hash of the workflow settings it was started with.
+        campaign_id: Identifies the campaign (a UUID set at start; None in runs started
+            before it existed). Its ranked lists carry it, so outputs of another campaign
+            left in the directory are recognised.
+        iterations: Selection rounds in total set by ``campaign resume --iterations``
+            (None: the stored workflow's ``loop.iterations``).
         iteration: Current iteration.
         completed: Stages of the current iteration already completed, in order.
         done: The campaign has finished.
@@ -100,10 +122,12 @@ class CampaignState(BaseModel):
 
     format_version: int = STATE_FORMAT_VERSION
     workflow_fingerprint: str
-    iteration: int = 0
+    campaign_id: str | None = None
+    iterations: int | None = Field(None, ge=0)
+    iteration: int = Field(0, ge=0)
     completed: list[Stage] = Field(default_factory=list)
     done: bool = False
-    final_iteration: int | None = None
+    final_iteration: int | None = Field(None, ge=0)
     oracle_calls: int = 0
     observations: list[ObservationRecord] = Field(default_factory=list)
     pending: list[dict[str, Any]] = Field(default_factory=list)
@@ -132,29 +156,67 @@ class CampaignState(BaseModel):
         return ids | {t["candidate_id"] for t in self.pending}
 
 
+def recovery_hint(run_dir: Path) -> str:
+    """The commands that restore a run directory's state, from what it holds."""
+    run_dir = Path(run_dir)
+    ways = []
+    if (run_dir / JOURNAL_FILE).exists():
+        ways.append(
+            f"rebuild it from the journal with `materials-ai campaign repair {run_dir} "
+            "--from-journal` (the state of the last completed stage)"
+        )
+    if (run_dir / BACKUP_FILE).exists():
+        ways.append(
+            f"restore the previous state with `materials-ai campaign repair {run_dir} "
+            "--from-backup` (one stage earlier; that stage is redone on resume)"
+        )
+    return "; or ".join(ways)
+
+
 def save_state(state: CampaignState, run_dir: Path) -> None:
-    """Write ``state.json`` atomically (temporary file, fsync, rename)."""
-    path = Path(run_dir) / STATE_FILE
+    """Write ``state.json`` atomically (temporary file, fsync, rename), keeping the previous
+    file as ``state.json.bak`` (a hard link, swapped in atomically)."""
+    run_dir = Path(run_dir)
+    path = run_dir / STATE_FILE
     tmp = path.with_name(f".{STATE_FILE}.tmp{os.getpid()}")
     payload = state.model_dump(mode="json")
     with open(tmp, "w") as fh:
         json.dump(payload, fh, indent=1, allow_nan=True)
         fh.flush()
         os.fsync(fh.fileno())
+    if path.exists():
+        backup_tmp = run_dir / f".{BACKUP_FILE}.tmp{os.getpid()}"
+        backup_tmp.unlink(missing_ok=True)
+        try:
+            os.link(path, backup_tmp)
+        except OSError:  # no hard links on this file system: copy
+            import shutil
+
+            shutil.copyfile(path, backup_tmp)
+        os.replace(backup_tmp, run_dir / BACKUP_FILE)
     os.replace(tmp, path)
+    try:
+        dir_fd = os.open(run_dir, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
 
 
-def load_state(run_dir: Path) -> CampaignState:
-    """Read ``state.json`` of a run directory.
+def parse_state(text: str, path: Path) -> CampaignState:
+    """A state from the text of a state file.
 
     Raises:
-        CampaignError: If the file is missing or unreadable.
+        CampaignError: Not a valid state (no recovery hint; see :func:`load_state`).
     """
-    path = Path(run_dir) / STATE_FILE
-    if not path.exists():
-        raise CampaignError(f"{path} not found: {run_dir} is not a campaign run directory")
     try:
-        state = CampaignState.model_validate(json.loads(path.read_text()))
+        state = CampaignState.model_validate(json.loads(text))
+    except ValidationError as error:  # one line per bad field, e.g. a negative iteration
+        raise CampaignError(str(config_error(error, CampaignState, str(path), "state"))) from None
     except (json.JSONDecodeError, ValueError) as error:
         raise CampaignError(f"{path} is not a valid campaign state: {error}") from None
     if state.format_version != STATE_FORMAT_VERSION:
@@ -162,3 +224,27 @@ def load_state(run_dir: Path) -> CampaignState:
             f"{path}: state format {state.format_version}, expected {STATE_FORMAT_VERSION}"
         )
     return state
+
+
+def load_state(run_dir: Path) -> CampaignState:
+    """Read ``state.json`` of a run directory.
+
+    Raises:
+        CampaignError: If the directory holds no campaign.
+        CorruptStateError: If the file is missing or unreadable while a backup or the
+            journal exists; the message gives the command that restores it.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / STATE_FILE
+    hint = recovery_hint(run_dir)
+    if not path.exists():
+        if hint:
+            raise CorruptStateError(f"{path} is missing; {hint}")
+        raise CampaignError(f"{path} not found: {run_dir} is not a campaign run directory")
+    try:
+        return parse_state(path.read_text(encoding="utf-8"), path)
+    except (CampaignError, UnicodeDecodeError, OSError) as error:
+        message = str(error) if isinstance(error, CampaignError) else f"{path}: {error}"
+        if hint:
+            message += f". To recover: {hint}"
+        raise CorruptStateError(message) from None

@@ -1,4 +1,4 @@
-"""Propose new materials: generators, screens, sustainability and hull stability.
+"""Propose new materials: generators, screens, relaxation, sustainability and hull stability.
 
 Typical use (see :mod:`materials_ai.candidates.pool`)::
 
@@ -37,7 +37,14 @@ from materials_ai.candidates.config import (
     SubstitutionGeneratorConfig,
     SustainabilityConfig,
 )
+from materials_ai.candidates.dedup import RelaxedDedupConfig, deduplicate_structures
+from materials_ai.candidates.energy_correction import (
+    EnergyCorrection,
+    fit_energy_correction,
+    load_energy_correction,
+)
 from materials_ai.candidates.known import KnownEntry, KnownMaterials
+from materials_ai.candidates.naming import PrototypeMatch, PrototypeNamer, prototype_name
 from materials_ai.candidates.pool import (
     PoolResult,
     build_generators,
@@ -45,6 +52,13 @@ from materials_ai.candidates.pool import (
     screen_stability,
 )
 from materials_ai.candidates.prototypes import PrototypeGenerator
+from materials_ai.candidates.relax import RelaxConfig, RelaxResult, relax_structures
+from materials_ai.candidates.relax_stage import RelaxedPool, RelaxStageConfig, relax_pool
+from materials_ai.candidates.relaxed_stability import (
+    CombinedEnergy,
+    combine_formation_energies,
+    relaxed_formation_energies,
+)
 from materials_ai.candidates.screens import (
     ChargeBalanceScreen,
     DeduplicationScreen,
@@ -69,10 +83,12 @@ __all__ = [
     "CandidateGenerator",
     "ChargeBalanceScreen",
     "ChargeScreenConfig",
+    "CombinedEnergy",
     "DeduplicationConfig",
     "DeduplicationScreen",
     "ElementPolicyConfig",
     "ElementPolicyScreen",
+    "EnergyCorrection",
     "ExclusionSet",
     "GeneratedCandidate",
     "HullReference",
@@ -86,6 +102,13 @@ __all__ = [
     "PrehashKey",
     "PrototypeGenerator",
     "PrototypeGeneratorConfig",
+    "PrototypeMatch",
+    "PrototypeNamer",
+    "RelaxConfig",
+    "RelaxResult",
+    "RelaxStageConfig",
+    "RelaxedDedupConfig",
+    "RelaxedPool",
     "Removal",
     "Screen",
     "ScreenReport",
@@ -101,10 +124,18 @@ __all__ = [
     "SustainabilityScreen",
     "balanced_assignments",
     "build_generators",
+    "combine_formation_energies",
+    "deduplicate_structures",
     "default_screens",
+    "fit_energy_correction",
     "formula_key",
     "generate_pool",
+    "load_energy_correction",
     "probability_within",
+    "prototype_name",
+    "relax_pool",
+    "relax_structures",
+    "relaxed_formation_energies",
     "run_screens",
     "screen_stability",
     "sustainability",

@@ -51,8 +51,20 @@ def campaign_run(
         str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the run dir).")
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
+    clear_old_outputs: Annotated[
+        bool,
+        typer.Option(
+            "--clear-old-outputs",
+            help="Delete ranked lists, models and journals another campaign left in "
+            "--run-dir (without it, such a folder is refused).",
+        ),
+    ] = False,
 ) -> None:
-    """Start a campaign from a workflow file (replayed or generative)."""
+    """Start a campaign from a workflow file (replayed or generative).
+
+    The run holds the run directory's lock until it stops: a second run or resume there
+    is refused with the owner named; `campaign ingest` queues lab results for it.
+    """
     from materials_ai.campaign.config import load_workflow
     from materials_ai.campaign.loop import Campaign
 
@@ -74,7 +86,9 @@ def campaign_run(
             overrides["compute"] = load_compute_config(compute).model_dump(mode="json")
         if overrides:
             config = config.with_overrides(**overrides)
-        summary = Campaign.start(config, run_dir, progress=progress).run()
+        summary = Campaign.start(
+            config, run_dir, progress=progress, clear_old_outputs=clear_old_outputs
+        ).run()
     except MaterialsAIError as error:
         fail(error)
     _print_summary(summary)
@@ -85,7 +99,7 @@ def _is_generative(workflow: Path) -> bool:
 
     try:
         data = yaml.safe_load(workflow.read_text())
-    except (OSError, yaml.YAMLError):
+    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8 text
         return False  # load_workflow reports the problem
     return isinstance(data, dict) and data.get("kind") == "generative"
 
@@ -119,21 +133,66 @@ def _run_generative(
 def campaign_resume(
     run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
     iterations: Annotated[
-        int | None, typer.Option(help="Change the number of selection rounds.")
+        int | None,
+        typer.Option(
+            help="Stop after this many selection rounds in total (kept in the state; "
+            "workflow.yaml is not changed). Fewer than already chosen: nothing is run."
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
-    """Continue a campaign where it stopped."""
+    """Continue a campaign where it stopped (refused while another process runs it)."""
     from materials_ai.campaign.loop import Campaign
 
     if (run_dir / "generative_state.json").exists():
         _run_generative(run_dir / "workflow.yaml", run_dir, None, progress, resume=True)
         return
     try:
-        summary = Campaign.resume(run_dir, iterations=iterations, progress=progress).run()
+        campaign = Campaign.resume(run_dir, iterations=iterations, progress=progress)
+        if campaign.idle_reason is not None:
+            console.print(campaign.idle_reason)
+            return
+        summary = campaign.run()
     except MaterialsAIError as error:
         fail(error)
     _print_summary(summary)
+
+
+@campaign_app.command("repair")
+def campaign_repair(
+    run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    from_backup: Annotated[
+        bool,
+        typer.Option("--from-backup", help="Restore state.json.bak (the previous state)."),
+    ] = False,
+    from_journal: Annotated[
+        bool,
+        typer.Option(
+            "--from-journal", help="Rebuild the state from journal.jsonl (the latest state)."
+        ),
+    ] = False,
+) -> None:
+    """Restore a missing or damaged state.json (the damaged file is kept aside).
+
+    Lab observations in the journal or the inbox that the restored state lacks are added
+    back. Then `campaign resume` continues from the restored state.
+    """
+    from materials_ai.campaign.repair import repair_state
+    from materials_ai.campaign.rundir import RunDirectory
+
+    if from_backup == from_journal:
+        fail(ValueError("give exactly one of --from-backup and --from-journal"))
+    try:
+        state = repair_state(RunDirectory(run_dir), "backup" if from_backup else "journal")
+    except MaterialsAIError as error:
+        fail(error)
+    stages = ", ".join(s.value for s in state.completed) or "-"
+    console.print(
+        f"{run_dir / 'state.json'} restored from the {'backup' if from_backup else 'journal'}: "
+        f"iteration {state.iteration} (completed stages {stages}), "
+        f"{len(state.observations)} observations, {state.oracle_calls} oracle calls"
+    )
+    console.print(f"continue with: materials-ai campaign resume {run_dir}")
 
 
 @campaign_app.command("status")
@@ -149,10 +208,18 @@ def campaign_status(
         fail(error)
     console.print(f"[bold]{info['name']}[/] in {run_dir}")
     console.print(
-        f"  iteration {info['iteration']}, completed stages {info['completed'] or '-'}, "
+        f"  iteration {info['iteration']} of {info['iterations']} selection rounds, "
+        f"completed stages {info['completed'] or '-'}, "
         f"{'done' if info['done'] else 'not done'}; oracle calls {info['oracle_calls']}, "
         f"pending {info['pending']}"
     )
+    if info["owner"] is not None:
+        console.print(f"  running: {info['owner']}")
+    if info["queued"]:
+        console.print(
+            f"  {info['queued']} lab observation(s) queued in the inbox, merged by the next "
+            "stage of a running campaign (or the next resume or ingest)"
+        )
     table = Table(
         "iteration",
         "oracle calls",
@@ -182,14 +249,29 @@ def campaign_export(
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates to export.")] = 50,
     lang: Annotated[str, typer.Option(help="Language of README.txt and report: en, es.")] = "en",
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for a campaign running in RUN_DIR (exports into the run "
+            "directory only)."
+        ),
+    ] = 0.0,
 ) -> None:
-    """Write the lab hand-off bundle: candidates (CSV/JSON + schema), CIFs, report, README."""
+    """Write the lab hand-off bundle: candidates (CSV/JSON + schema), CIFs, report, README.
+
+    A folder that already holds a bundle is kept as it is (with a template the lab may have
+    filled); the new bundle goes into its next version subfolder (v2, v3, ...).
+    """
     from materials_ai.lab.export import export_campaign
 
     try:
-        paths = export_campaign(run_dir, out_dir=out, top=top, lang=lang)
+        paths = export_campaign(run_dir, out_dir=out, top=top, lang=lang, wait_s=wait)
     except MaterialsAIError as error:
         fail(error)
+    folder = paths.pop("folder")
+    asked = out if out is not None else run_dir / "export"
+    if folder != asked:
+        console.print(f"{asked} holds an earlier bundle (kept as it is); this one is in {folder}")
     for key, path in paths.items():
         console.print(f"{key}: {path}")
 
@@ -203,8 +285,9 @@ def campaign_ingest(
     """Add lab results as observations of fidelity "experiment".
 
     Rows with problems are listed (row number, column, reason) and left out; the valid rows
-    are kept. Exit code 0: every row accepted; 1: some rows rejected (the valid ones were
-    added); 2: the file as a whole is unusable (nothing added).
+    are kept. While a campaign runs in RUN_DIR they are queued in its inbox and it adds them
+    at its next stage boundary. Exit code 0: every row accepted; 1: some rows rejected (the
+    valid ones were added); 2: the file as a whole is unusable (nothing added).
     """
     from materials_ai.lab.ingest import ingest_results
 
@@ -213,7 +296,7 @@ def campaign_ingest(
     except MaterialsAIError as error:
         fail(error)
     failed = sum(1 for o in report.observations if not o.ok)
-    verb = "would add" if dry_run else "added"
+    verb = "would add" if dry_run else "queued" if report.queued_for else "added"
     console.print(
         f"{results}: {verb} {len(report.observations)} experiment observation(s) "
         f"({report.n_measured} measured, {failed} failed synthesis or impure phase); "
@@ -229,10 +312,16 @@ def campaign_ingest(
         for problem in report.rejected:
             err_console.print(f"  [yellow]rejected[/] {problem}")
     if report.observations and not dry_run:
-        if report.campaign_done:
+        if report.queued_for:
             console.print(
-                "note: this campaign has finished; the observations are stored in its state, "
-                "but a finished campaign does not retrain when resumed."
+                f"a campaign is running in {run_dir} ({report.queued_for}): the observations "
+                "are saved in its inbox and it adds them at its next stage boundary"
+            )
+        elif report.campaign_done:
+            console.print(
+                "note: this campaign has finished; the observations are stored in its state. "
+                f"To train on them: materials-ai campaign resume {run_dir} --iterations N "
+                "(N: selection rounds in total, more than it has run)"
             )
         else:
             console.print(

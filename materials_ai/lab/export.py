@@ -13,6 +13,13 @@
     results_template.csv  id column pre-filled; measured_<target>_<unit>, phase_pure,
                           synthesized and notes left empty for the lab
 
+``export_campaign`` never destroys a lab's work: a folder that already holds a bundle (the
+lab may have filled its ``results_template.csv`` there) is left as it is, and the new
+bundle is written into the next free version subfolder, ``v2/``, ``v3/`` … of it. An
+export into the run directory (the default ``RUN_DIR/export``) takes the run's lock, so it
+waits for (``wait_s``) or refuses while a campaign is running there; exports elsewhere only
+read the run.
+
 The layout is versioned by :data:`~materials_ai.lab.schema.BUNDLE_SCHEMA_VERSION` (in
 ``candidates.json``, ``schema.json`` and the README); ``docs/lab_handoff.md`` documents it
 for people. A change that renames or removes a column, or changes its meaning or unit,
@@ -57,7 +64,13 @@ if TYPE_CHECKING:
     import pandas as pd
     from pymatgen.core import Structure
 
-__all__ = ["BUNDLE_SCHEMA_VERSION", "build_candidate_table", "export_campaign", "write_bundle"]
+__all__ = [
+    "BUNDLE_SCHEMA_VERSION",
+    "build_candidate_table",
+    "bundle_folder",
+    "export_campaign",
+    "write_bundle",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -178,7 +191,8 @@ def write_bundle(
 
     Args:
         run_dir: The run directory.
-        out_dir: Bundle folder (created; files of an earlier bundle are replaced).
+        out_dir: Bundle folder (created; it must not hold a bundle already, see
+            :func:`bundle_folder`).
         top: Candidates to include, best first.
         lang: Language of README.txt and report.html (``en`` or ``es``).
         structures: Structures already at hand (id -> structure).
@@ -187,27 +201,26 @@ def write_bundle(
         Paths: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``, ``template``.
 
     Raises:
-        CampaignError: No ranked list yet, or ``top`` < 1.
+        CampaignError: No ranked list yet, ``top`` < 1, or ``out_dir`` holds a bundle.
+        StaleOutputsError: The latest ranked list belongs to another campaign.
         ConfigError: Unsupported ``lang``.
     """
     from materials_ai import __version__
-    from materials_ai.campaign.config import load_workflow
-    from materials_ai.campaign.inspect import (
-        campaign_target_units,
-        candidate_structures,
-        latest_ranked_list,
-    )
-    from materials_ai.campaign.state import load_state
+    from materials_ai.campaign.inspect import campaign_target_units, candidate_structures
+    from materials_ai.campaign.rundir import RunDirectory
     from materials_ai.report.analysis import fidelities_by_candidate
     from materials_ai.report.html import criterion_text, write_report
 
     t = translator(lang)
     if top < 1:
         raise CampaignError(f"--top must be at least 1, got {top}")
-    run_dir, out = Path(run_dir), Path(out_dir)
-    state = load_state(run_dir)
-    config = load_workflow(run_dir / "workflow.yaml")
-    ranked, payload, _ = latest_ranked_list(run_dir)
+    rundir, out = RunDirectory(run_dir), Path(out_dir)
+    if _holds_bundle(out):
+        raise CampaignError(f"{out} already holds a bundle; it is never overwritten")
+    run_dir = rundir.path
+    state = rundir.read_state()
+    config = rundir.read_workflow(state)
+    ranked, payload, _ = rundir.latest_ranked_list(state)
     ranked = ranked.head(top)
     units = dict(payload.get("target_units") or {})
     if any(x not in units for x in config.targets):
@@ -233,9 +246,6 @@ def write_bundle(
 
     cif_dir = out / "cifs"
     cif_dir.mkdir(exist_ok=True)
-    for pattern in ("*.cif", "*.mol"):
-        for old in cif_dir.glob(pattern):
-            old.unlink()
     for _, r in table.iterrows():
         structure = found.get(str(r["id"]))
         if isinstance(structure, Molecule):
@@ -247,8 +257,9 @@ def write_bundle(
     meta = dict(payload.get("metadata") or {})
     campaign = {
         "name": config.name,
+        "id": state.campaign_id,
         "description": config.description,
-        "dataset": config.data.dataset,
+        "dataset": config.pool_label,
         "iteration": meta.get("iteration", state.iteration),
         "final": bool(meta.get("final", state.done)),
         "oracle_calls": state.oracle_calls,
@@ -343,25 +354,83 @@ def write_bundle(
     }
 
 
+def _holds_bundle(folder: Path) -> bool:
+    return any((folder / name).exists() for name in ("candidates.json", "results_template.csv"))
+
+
+def bundle_folder(out: Path) -> Path:
+    """Where a new bundle asked for in ``out`` goes: ``out`` itself unless it holds a
+    bundle already, else its next free version subfolder ``v2``, ``v3`` … (created).
+
+    Raises:
+        CampaignError: ``out`` is a file.
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise CampaignError(f"--out {out} is a file; give a folder for the bundle")
+    if not _holds_bundle(out):
+        return out
+    version = 2
+    while True:
+        folder = out / f"v{version}"
+        try:
+            folder.mkdir()  # atomic: two exports at once get two versions
+        except FileExistsError:
+            version += 1
+            continue
+        return folder
+
+
 def export_campaign(
     run_dir: str | Path,
     out_dir: str | Path | None = None,
     top: int = 50,
     *,
     lang: str = "en",
+    wait_s: float = 0.0,
 ) -> dict[str, Path]:
-    """Write the lab hand-off bundle of a campaign into ``out_dir`` (see :func:`write_bundle`).
+    """Write the lab hand-off bundle of a campaign (see :func:`write_bundle`).
+
+    An earlier bundle in ``out_dir`` is kept as it is (with the lab's filled template and
+    its CIFs): the new one goes into a version subfolder (:func:`bundle_folder`).
 
     Args:
         run_dir: The run directory.
         out_dir: Bundle folder (default ``RUN_DIR/export``).
         top: Candidates to hand off (best first).
         lang: Language of the lab README and the report (``en`` or ``es``).
+        wait_s: Seconds to wait for a campaign running in ``run_dir`` when the bundle
+            goes inside the run directory.
 
     Returns:
         Paths written: ``csv``, ``json``, ``schema``, ``cifs``, ``report``, ``readme``,
-        ``template``.
+        ``template``, and ``folder`` (the bundle folder).
+
+    Raises:
+        RunDirectoryLockedError: The bundle goes inside the run directory and a campaign
+            running there kept it for ``wait_s`` seconds.
     """
-    run_dir = Path(run_dir)
-    out = Path(out_dir) if out_dir is not None else run_dir / "export"
-    return write_bundle(run_dir, out, top=top, lang=lang)
+    from contextlib import nullcontext
+
+    from materials_ai.campaign.rundir import RunDirectory
+
+    rundir = RunDirectory(run_dir)
+    rundir.read_state()  # a clear error for a folder without campaign, before any mkdir
+    out = Path(out_dir) if out_dir is not None else rundir.path / "export"
+    inside = rundir.contains(out)
+    guard = (
+        rundir.lock(
+            "export",
+            wait_s=wait_s,
+            hint="export when it has finished, give --wait SECONDS, or export to a folder "
+            "outside the run directory with --out",
+        )
+        if inside
+        else nullcontext()
+    )
+    with guard:
+        folder = bundle_folder(out)
+        if folder != out:
+            logger.info("%s holds an earlier bundle (kept); writing this one to %s", out, folder)
+        paths = write_bundle(rundir.path, folder, top=top, lang=lang)
+    return {**paths, "folder": folder}

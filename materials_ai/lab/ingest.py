@@ -45,10 +45,15 @@ marked only ``synthesized = yes`` (nothing measured yet), and a row identical to
 experiment observation already in the state (same id, values and lab fields), so that a
 corrected file can be ingested again without adding its good rows twice.
 
-Concurrency: the state is written atomically after every stage of a campaign, so ingesting
-between runs is safe. Do not ingest while ``campaign run``/``resume`` is running on the
-same run directory: that process would overwrite ``state.json`` at its next stage and the
-ingested observations would be lost.
+Each observation's provenance also holds an ``ingest_id`` (the file's sha256 prefix and
+the row), which identifies it wherever it travels.
+
+Concurrency: ingesting is safe at any time. The valid rows are first appended (fsynced)
+to the run directory's inbox (``inbox.jsonl``); then, if no campaign is running there,
+``ingest`` takes the run's lock and merges them into ``state.json`` itself. If a campaign
+is running (``campaign run``/``resume`` holds the lock), the rows stay queued and that
+campaign merges them at its next stage boundary, or at the latest when it stops. Merging
+skips ``ingest_id`` values already in the state, so no row is added twice.
 """
 
 from __future__ import annotations
@@ -63,11 +68,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from materials_ai.campaign.config import load_workflow
 from materials_ai.campaign.inspect import campaign_target_units
-from materials_ai.campaign.state import CampaignState, ObservationRecord, load_state, save_state
+from materials_ai.campaign.rundir import RunDirectory
+from materials_ai.campaign.state import CampaignState
 from materials_ai.data.records import Observation
-from materials_ai.errors import DataError
+from materials_ai.errors import DataError, RunDirectoryLockedError
 from materials_ai.lab.schema import (
     FIDELITY,
     ID_COLUMN,
@@ -138,6 +143,8 @@ class IngestReport:
         extra_columns: Columns kept verbatim in the provenance.
         dry_run: Nothing was written.
         campaign_done: The campaign had already finished.
+        queued_for: The running campaign that will merge the observations (its owner,
+            described); None when they were added to the state at once.
     """
 
     file: Path
@@ -149,6 +156,7 @@ class IngestReport:
     extra_columns: list[str] = field(default_factory=list)
     dry_run: bool = False
     campaign_done: bool = False
+    queued_for: str | None = None
 
     @property
     def rejected_rows(self) -> list[int]:
@@ -165,11 +173,12 @@ def known_candidate_ids(run_dir: Path, state: CampaignState) -> set[str]:
     """Ids a results file may name: ranked, selected, submitted or observed by the campaign."""
     import pandas as pd
 
+    rundir = RunDirectory(run_dir)
     ids: set[str] = set(state.requested_ids())
     for selection in state.selections:
         ids.update(selection.candidate_ids)
-    lists = [run_dir / "final" / "ranked_candidates.csv"]
-    lists += sorted((run_dir / "iterations").glob("iter_*/ranked_candidates.csv"))
+    lists = [rundir.final_dir / "ranked_candidates.csv"]
+    lists += sorted(rundir.iterations_dir.glob("iter_*/ranked_candidates.csv"))
     for path in lists:
         if path.exists():
             ids.update(pd.read_csv(path, usecols=["id"], dtype={"id": str})["id"].tolist())
@@ -416,6 +425,7 @@ def parse_results(
             "synthesized": flags["synthesized"],
             "notes": cell(NOTES_COLUMN),
             "ingested_at": when,
+            "ingest_id": f"{sha256[:16]}-r{row}",
         }
         if extra:
             provenance["extra"] = {c: cell(c) for c in extra}
@@ -452,10 +462,13 @@ def parse_results(
 def ingest_results(
     run_dir: str | Path, results: str | Path, *, dry_run: bool = False
 ) -> IngestReport:
-    """Validate a lab results file and append its valid rows to a campaign's state.
+    """Validate a lab results file and add its valid rows to a campaign's observations.
 
-    The observations are appended with the campaign's current iteration and saved
-    atomically; the next TRAIN stage (``campaign resume``) trains on the ``ok`` ones.
+    The observations get the campaign's current iteration. They are queued in the run's
+    inbox first; with no campaign running there, they are then merged into the state at
+    once (under the run's lock), otherwise the running campaign merges them at its next
+    stage boundary (``report.queued_for`` names it). The next TRAIN stage trains on the
+    ``ok`` ones.
 
     Args:
         run_dir: The campaign's run directory.
@@ -469,23 +482,26 @@ def ingest_results(
         CampaignError: If ``run_dir`` holds no campaign.
         DataError: For problems of the whole file (see :func:`parse_results`).
     """
-    run_dir = Path(run_dir)
-    state = load_state(run_dir)
-    config = load_workflow(run_dir / "workflow.yaml")
-    units = campaign_target_units(run_dir, config)
+    rundir = RunDirectory(run_dir)
+    state = rundir.read_state()
+    config = rundir.read_workflow(state)
+    units = campaign_target_units(rundir.path, config)
     report = parse_results(
         results,
         targets=config.targets,
         units=units,
-        known_ids=known_candidate_ids(run_dir, state),
-        existing=state.typed_observations(),
+        known_ids=known_candidate_ids(rundir.path, state),
+        existing=state.typed_observations() + rundir.queued_observations(state),
     )
     report.dry_run = dry_run
     report.campaign_done = state.done
     if report.observations and not dry_run:
-        state.observations.extend(
-            ObservationRecord(iteration=state.iteration, observation=o.to_dict())
-            for o in report.observations
-        )
-        save_state(state, run_dir)
+        rundir.queue_observations(state, report.observations)
+        try:
+            # Owning the run, the lock's release merges the inbox into the state.
+            with rundir.lock("ingest"):
+                pass
+        except RunDirectoryLockedError as busy:
+            owner = rundir.owner()
+            report.queued_for = owner.describe() if owner is not None else str(busy)
     return report

@@ -37,8 +37,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from materials_ai.acquisition.objective import DesirabilityObjective
-from materials_ai.campaign.config import WorkflowConfig, load_workflow
-from materials_ai.campaign.state import CampaignState, load_state
+from materials_ai.campaign.config import WorkflowConfig
+from materials_ai.campaign.state import CampaignState
 from materials_ai.data.records import Molecule
 from materials_ai.report import analysis, plots
 from materials_ai.report.i18n import crystal_system_label, target_label, translator
@@ -152,12 +152,14 @@ def load_report_context(
             ranked lists' CIFs (and from the pool when ``load_pool``).
         load_pool: Load the dataset for candidates without a CIF.
     """
-    from materials_ai.campaign.inspect import candidate_structures, latest_ranked_list, pool_size
+    from materials_ai.campaign.inspect import candidate_structures, pool_size
+    from materials_ai.campaign.rundir import RunDirectory
 
-    run_dir = Path(run_dir)
-    state = load_state(run_dir)
-    config = load_workflow(run_dir / "workflow.yaml")
-    table, payload, folder = latest_ranked_list(run_dir)
+    rundir = RunDirectory(run_dir)  # read only: never waits for a running campaign
+    run_dir = rundir.path
+    state = rundir.read_state()
+    config = rundir.read_workflow(state)
+    table, payload, folder = rundir.latest_ranked_list(state)
     units = dict(payload.get("target_units") or {})
     head = table.head(top)
     ids = [str(i) for i in head["id"]]
@@ -296,7 +298,7 @@ def _summary(ctx: ReportContext, lang: str, t: Callable[..., str]) -> str:
     if cfg.description:
         items.append((t("description"), _esc(cfg.description)))
     items += [
-        (t("dataset"), _esc(cfg.data.dataset)),
+        (t("dataset"), _esc(cfg.pool_label)),
         (t("pool_size"), _esc(ctx.pool_size if ctx.pool_size is not None else "—")),
         (t("objective"), criteria),
         (t("targets"), targets),

@@ -1,6 +1,6 @@
 """Structure summaries and symmetrised CIFs for people who make the materials.
 
-A lab reads a candidate as formula, space group, prototype and lattice constants, and
+A lab reads a candidate as formula, space group, structure type and lattice constants, and
 loads its CIF into the diffractometer software; this module produces both from a pymatgen
 ``Structure``. Symmetry is detected with spglib through pymatgen's
 ``SpacegroupAnalyzer`` at ``symprec = 0.1`` Å (the tolerance of the ranked list's CIFs).
@@ -22,35 +22,6 @@ logger = logging.getLogger(__name__)
 #: Symmetry tolerance in Å.
 SYMPREC = 0.1
 
-#: (anonymous formula, space-group number) -> prototype name.
-_PROTOTYPES: dict[tuple[str, int], str] = {
-    ("ABC3", 221): "cubic perovskite (ABX3, SrTiO3-type)",
-    ("ABC3", 62): "orthorhombic perovskite (ABX3, GdFeO3-type)",
-    ("ABC3", 140): "tetragonal perovskite (ABX3, I4/mcm)",
-    ("ABC3", 99): "tetragonal perovskite (ABX3, BaTiO3-type)",
-    ("ABC3", 167): "rhombohedral perovskite (ABX3, R-3c)",
-    ("ABC3", 161): "rhombohedral perovskite (ABX3, R3c)",
-    ("AB", 216): "zinc blende (ZnS-type)",
-    ("AB", 186): "wurtzite (ZnO-type)",
-    ("AB", 225): "rock salt (NaCl-type)",
-    ("AB", 221): "caesium chloride (CsCl-type)",
-    ("AB2", 225): "fluorite (CaF2-type)",
-    ("AB2", 136): "rutile (TiO2-type)",
-    ("AB2", 141): "anatase (TiO2-type)",
-    ("A", 227): "diamond (C-type)",
-    ("A", 225): "face-centred cubic (Cu-type)",
-    ("A", 229): "body-centred cubic (W-type)",
-    ("A", 194): "hexagonal close-packed (Mg-type)",
-    ("A2B3", 206): "bixbyite (Mn2O3-type)",
-    ("AB2C4", 227): "spinel (MgAl2O4-type)",
-    ("ABC2", 122): "chalcopyrite (CuFeS2-type)",
-    ("A2BC4", 82): "kesterite (Cu2ZnSnS4-type)",
-    ("ABC", 216): "half-Heusler (MgAgAs-type)",
-    ("AB2C", 225): "Heusler (Cu2MnAl-type)",
-    ("A2BC6", 225): "double-perovskite-derived K2PtCl6-type",
-    ("ABC6D2", 225): "double perovskite (A2BB'X6, Fm-3m)",
-}
-
 
 @dataclass(frozen=True)
 class StructureSummary:
@@ -62,7 +33,10 @@ class StructureSummary:
     Attributes:
         formula: Reduced formula (``SrTiO3``).
         anonymous_formula: Stoichiometry pattern (``ABC3``).
-        prototype: Best guess of the structure type, or ``"<ABC3>, <symbol>"`` when unknown.
+        prototype: Structure type matched against prototype structures
+            (:func:`materials_ai.candidates.naming.prototype_name`: pymatgen's AFLOW
+            library plus the generators' double and tilted perovskites, derivatives
+            flagged), or ``"<ABC3>, <Pearson>, <symbol>"`` when none matches.
         spacegroup_symbol: Hermann–Mauguin symbol (``Pm-3m``); ``P1`` if detection failed.
         spacegroup_number: International Tables number (1–230).
         crystal_system: ``cubic``, ``tetragonal`` …
@@ -101,15 +75,11 @@ def _anonymous(structure: Structure) -> str:
     return str(structure.composition.reduced_composition.anonymized_formula)
 
 
-def guess_prototype(anonymous_formula: str, spacegroup_number: int, symbol: str) -> str:
-    """Name the structure type from stoichiometry and space group (heuristic table)."""
-    known = _PROTOTYPES.get((anonymous_formula, spacegroup_number))
-    return known if known is not None else f"{anonymous_formula}, {symbol}"
-
-
 def summarize_structure(structure: Structure) -> StructureSummary:
-    """Formula, prototype guess, space group and conventional lattice of ``structure``."""
+    """Formula, structure type, space group and conventional lattice of ``structure``."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from materials_ai.candidates.naming import prototype_name
 
     anonymous = _anonymous(structure)
     try:
@@ -125,7 +95,7 @@ def summarize_structure(structure: Structure) -> StructureSummary:
     return StructureSummary(
         formula=str(structure.composition.reduced_formula),
         anonymous_formula=anonymous,
-        prototype=guess_prototype(anonymous, number, symbol),
+        prototype=prototype_name(structure),
         spacegroup_symbol=symbol,
         spacegroup_number=number,
         crystal_system=system,

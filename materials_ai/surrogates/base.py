@@ -36,8 +36,11 @@ class Surrogate(Protocol):
         """Train on a labelled dataset; return a fit report."""
         ...
 
-    def predict(self, candidates: Sequence[Candidate]) -> Prediction:
-        """Predict unlabelled candidates."""
+    def predict(self, candidates: Sequence[Candidate] | Any) -> Prediction:
+        """Predict unlabelled candidates, or pymatgen ``Structure``/``Molecule``, ASE
+        ``Atoms`` or structure file paths, one or many (converted by
+        :func:`~materials_ai.surrogates.inputs.model_inputs`). The prediction carries
+        the inputs' ids and the target units (:meth:`Prediction.to_dataframe`)."""
         ...
 
     def save(self, path: Path) -> None:

@@ -18,6 +18,7 @@ import torch
 from materials_ai import __version__
 from materials_ai.errors import SurrogateError
 from materials_ai.graphs.builder import build_graphs
+from materials_ai.graphs.features import MAX_Z
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.calibration import (
     apply_std_scales,
@@ -27,13 +28,15 @@ from materials_ai.surrogates.calibration import (
 )
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.surrogates.error_distribution import StandardizedErrors
-from materials_ai.surrogates.kinds import SurrogateKind
+from materials_ai.surrogates.inputs import element_symbols, labelled, model_inputs
+from materials_ai.surrogates.kinds import SurrogateKind, load_weights
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
     MemberReport,
     StateDict,
     build_model,
+    member_states,
     predict_standardised,
     train_member,
 )
@@ -137,6 +140,16 @@ class GraphEnsembleSurrogate:
         #: Target -> distribution of the standardized error after the std scales, fitted
         #: with them by :meth:`recalibrate` (``error_distribution.py``). Empty: Gaussian.
         self.error_distributions: dict[str, StandardizedErrors] = {}
+        #: Elements of the structures trained on (None: not known, e.g. an old folder).
+        self.training_elements: tuple[str, ...] | None = None
+
+    #: Largest atomic number the members embed.
+    max_atomic_number = MAX_Z
+
+    @property
+    def input_kind(self) -> str:
+        """What the members read: ``molecule`` (``mol_gnn``) or ``crystal``."""
+        return "molecule" if self.config.model.kind == "mol_gnn" else "crystal"
 
     @property
     def is_fitted(self) -> bool:
@@ -210,6 +223,7 @@ class GraphEnsembleSurrogate:
         self.std_scales, self.error_distributions = {}, {}
         self._states = [state for state, _ in results]
         self._models = None
+        self.training_elements = element_symbols(graphs.z)
         reports = [report for _, report in results]
         val_mae = {
             name: float(np.nanmean([r.val_mae.get(name, np.nan) for r in reports]))
@@ -250,6 +264,9 @@ class GraphEnsembleSurrogate:
                 f"dataset {dataset.name!r} lacks target(s) {missing}; "
                 f"it has {list(dataset.target_names)}"
             )
+        if not any(self.target_units):  # units from the dataset card
+            units = {t.name: t.unit for t in dataset.targets}
+            self.target_units = tuple(units[t] for t in self.target_names)
         graphs = build_graphs(
             [r.structure for r in dataset.records],
             dataset.ids,
@@ -334,12 +351,20 @@ class GraphEnsembleSurrogate:
         self.error_distributions = fit_error_distributions(labels, scaled)
         return dict(self.std_scales)
 
-    def predict(self, candidates: Sequence[Candidate]) -> Prediction:
-        """Build graphs for ``candidates`` and predict them."""
+    def predict(self, candidates: Sequence[Candidate] | Any) -> Prediction:
+        """Build graphs and predict: candidates, pymatgen ``Structure``/``Molecule``, ASE
+        ``Atoms`` or structure files, one or many (:func:`~materials_ai.surrogates.inputs.
+        as_candidates`); the prediction carries their ids and the target units.
+
+        Raises:
+            SurrogateError: Naming each input the members cannot take (a molecule for a
+                crystal model, an element beyond the embedding, a dummy species).
+        """
+        inputs = model_inputs(self, candidates)
         graphs = build_graphs(
-            [c.structure for c in candidates], [c.id for c in candidates], self.config.graph
+            [c.structure for c in inputs], [c.id for c in inputs], self.config.graph
         )
-        return self.predict_graphs(graphs)
+        return labelled(self, self.predict_graphs(graphs), inputs)
 
     # -- the campaign's contract (PoolSurrogate) ---------------------------------------
 
@@ -400,6 +425,7 @@ class GraphEnsembleSurrogate:
             "config": self.config.model_dump(mode="json"),
             "std_scales": dict(self.std_scales),
             "error_quantiles": {k: v.to_list() for k, v in self.error_distributions.items()},
+            "training_elements": self.training_elements,
             "fit": self._loaded_fit
             if self.last_fit is None
             else {
@@ -433,15 +459,18 @@ class GraphEnsembleSurrogate:
             meta["target_names"],
             meta.get("target_units"),
         )
-        weights: Mapping[str, torch.Tensor] = torch.load(
-            path / WEIGHTS_FILE, map_location="cpu", weights_only=True
+        weights: Mapping[str, torch.Tensor] = load_weights(path / WEIGHTS_FILE)
+        surrogate._states = member_states(
+            weights,
+            surrogate.config.model,
+            surrogate.config.graph,
+            n_members=surrogate.config.n_members,
+            n_targets=len(surrogate.target_names),
+            source=path / WEIGHTS_FILE,
         )
-        states: list[StateDict] = [{} for _ in range(surrogate.config.n_members)]
-        for key, value in weights.items():
-            member, _, name = key.partition(".")
-            states[int(member.removeprefix("member"))][name] = value
-        surrogate._states = states
         surrogate._loaded_fit = meta.get("fit")
+        if meta.get("training_elements") is not None:
+            surrogate.training_elements = tuple(meta["training_elements"])
         surrogate.std_scales = {k: float(v) for k, v in meta.get("std_scales", {}).items()}
         for target, values in meta.get("error_quantiles", {}).items():
             try:

@@ -36,6 +36,7 @@ from materials_ai.surrogates.domain import ApplicabilityDomain
 from materials_ai.surrogates.feature_table import FeaturePipeline
 from materials_ai.surrogates.featurizers import feature_provenance
 from materials_ai.surrogates.gp_results import torch_threads
+from materials_ai.surrogates.inputs import labelled, model_inputs
 from materials_ai.surrogates.kinds import SurrogateKind
 from materials_ai.surrogates.prediction import Prediction
 
@@ -331,12 +332,14 @@ class FeatureEnsembleSurrogate:
         ).reshape(len(dataset.records), len(self.target_names))
         return self.fit_features(table.values, y)
 
-    def predict(self, candidates: Sequence[Candidate]) -> Prediction:
-        """Predict candidates with the fitted feature transform."""
+    def predict(self, candidates: Sequence[Candidate] | Any) -> Prediction:
+        """Predict candidates, pymatgen/ASE structures or structure files (see
+        :func:`~materials_ai.surrogates.inputs.as_candidates`) with the fitted transform."""
         if self.pipeline.bounds is None:
             raise SurrogateError("predict(candidates) needs a fitted surrogate")
-        table = self.pipeline.table([c.structure for c in candidates], [c.id for c in candidates])
-        return self.predict_features(table.values)
+        inputs = model_inputs(self, candidates)
+        table = self.pipeline.table([c.structure for c in inputs], [c.id for c in inputs])
+        return labelled(self, self.predict_features(table.values), inputs)
 
     def unusable_structures(self, structures: Sequence[Any]) -> dict[int, str]:
         """Index -> reason for structures a featurizer block cannot featurize at all."""

@@ -40,10 +40,12 @@ from materials_ai.surrogates.gp_results import (
     _seed,
     copy_hyperparameters,
     moment_matched_samples,
+    posterior_solve,
     target_report,
     torch_threads,
 )
-from materials_ai.surrogates.kinds import SurrogateKind
+from materials_ai.surrogates.inputs import labelled, model_inputs, training_elements_of
+from materials_ai.surrogates.kinds import SurrogateKind, load_weights
 from materials_ai.surrogates.prediction import Prediction
 
 if TYPE_CHECKING:
@@ -101,6 +103,9 @@ class GPSurrogate:
         self.std_factors: list[float] = []
         #: Distance-to-training scores of predictions (fitted on the labelled rows).
         self.domain: ApplicabilityDomain | None = None
+        #: Elements of the structures fitted on (None: not known).
+        self.training_elements: tuple[str, ...] | None = None
+        self._pool: dict[str, Any] = {}  # id -> structure of the featurized pool
 
     @property
     def is_fitted(self) -> bool:
@@ -239,6 +244,10 @@ class GPSurrogate:
             seed_offset: See :meth:`fit_descriptors`.
         """
         del executor
+        known = all(i in self._pool for i in table.ids)
+        self.training_elements = (
+            training_elements_of(self._pool[i] for i in table.ids) if known else None
+        )
         return self.fit_descriptors(
             table.values,
             y,
@@ -247,7 +256,12 @@ class GPSurrogate:
         )
 
     def fit(self, dataset: MaterialsDataset) -> GPFitReport:
-        """Fit on a labelled dataset (the feature transform is fitted on its rows, kept)."""
+        """Fit on a labelled dataset (the feature transform is fitted on its rows, kept;
+        target units from the dataset card unless given)."""
+        if not any(self.target_units):
+            units = {t.name: t.unit for t in dataset.targets}
+            self.target_units = tuple(units[t] for t in self.target_names)
+        self.training_elements = training_elements_of(r.structure for r in dataset.records)
         table = self.pipeline.fit_table(
             [r.structure for r in dataset.records], [r.id for r in dataset.records], None
         )
@@ -268,6 +282,7 @@ class GPSurrogate:
     ) -> DescriptorTable:
         """The pool's feature table (transform fitted on the pool itself, no labels)."""
         del executor
+        self._pool = {c.id: c.structure for c in candidates}
         return self.pipeline.fit_table(
             [c.structure for c in candidates], [c.id for c in candidates], source
         )
@@ -326,7 +341,7 @@ class GPSurrogate:
         chunk = self.config.predict_chunk
         with torch.no_grad():
             for j, (model, (train_x, _)) in enumerate(zip(self.models, self._train, strict=True)):
-                cholesky, alpha, constant, shift, scale = self._solve(model, train_x)
+                cholesky, alpha, constant, shift, scale = posterior_solve(model, train_x)
                 for start in range(0, n, chunk):
                     xc = x_t[start : start + chunk]
                     cross = model.covar_module(xc, train_x).to_dense()  # c x m
@@ -340,24 +355,6 @@ class GPSurrogate:
                         variance = (variance + noise) * self.std_factors[j] ** 2
                     std[start : start + chunk, j] = (variance.sqrt() * scale).numpy()
         return mean, std
-
-    @staticmethod
-    def _solve(
-        model: SingleTaskGP, train_x: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
-        """Cholesky factor of ``K + noise I``, ``alpha = K^-1 (z - c)`` (standardised) and
-        the outcome transform's shift and scale."""
-        z = model.train_targets.reshape(-1)
-        kernel = model.covar_module(train_x).to_dense()
-        noise = model.likelihood.noise.reshape(-1)[0]
-        k = kernel + noise * torch.eye(len(train_x), dtype=train_x.dtype)
-        cholesky = torch.linalg.cholesky(k)
-        constant = model.mean_module.constant.reshape(())
-        alpha = torch.cholesky_solve((z - constant).unsqueeze(-1), cholesky)[:, 0]
-        transform = model.outcome_transform
-        shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr, operator]
-        scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
-        return cholesky, alpha, constant, shift, scale
 
     def predict_descriptors(self, x: np.ndarray, *, seed: int | None = None) -> Prediction:
         """Predict with moment-matched posterior draws as ``samples``.
@@ -386,16 +383,18 @@ class GPSurrogate:
         del executor
         return self.predict_descriptors(table.values)
 
-    def predict(self, candidates: Sequence[Candidate]) -> Prediction:
-        """Predict candidates (featurized with the transform fitted by ``fit`` or on the
-        campaign's pool)."""
+    def predict(self, candidates: Sequence[Candidate] | Any) -> Prediction:
+        """Predict candidates, pymatgen/ASE structures or structure files (see
+        :func:`~materials_ai.surrogates.inputs.as_candidates`), featurized with the
+        transform fitted by ``fit`` or on the campaign's pool."""
         if self.pipeline.bounds is None:
             raise SurrogateError(
                 "predict(candidates) needs a fitted feature transform: fit(dataset), or a "
                 "surrogate saved by a campaign"
             )
-        table = self.pipeline.table([c.structure for c in candidates], [c.id for c in candidates])
-        return self.predict_descriptors(table.values)
+        inputs = model_inputs(self, candidates)
+        table = self.pipeline.table([c.structure for c in inputs], [c.id for c in inputs])
+        return labelled(self, self.predict_descriptors(table.values), inputs)
 
     def unusable_structures(self, structures: Sequence[Any]) -> dict[int, str]:
         """Index -> reason for structures a featurizer block cannot featurize at all."""
@@ -419,6 +418,7 @@ class GPSurrogate:
             "draw_seed": self.draw_seed,
             "feature_names": list(self.pipeline.names()),
             "std_factors": list(self.std_factors),
+            "training_elements": self.training_elements,
             "feature_provenance": feature_provenance(
                 [b.featurizer for b in self.config.feature_blocks()]
             ),
@@ -459,10 +459,12 @@ class GPSurrogate:
             GPConfig.model_validate(meta["config"]), meta["target_names"], meta["target_units"]
         )
         surrogate.draw_seed = int(meta["draw_seed"])
+        if meta.get("training_elements") is not None:
+            surrogate.training_elements = tuple(meta["training_elements"])
         surrogate.std_factors = [float(v) for v in meta.get("std_factors", [])] or [1.0] * len(
             surrogate.target_names
         )
-        payload = torch.load(path / WEIGHTS_FILE, map_location="cpu", weights_only=True)
+        payload = load_weights(path / WEIGHTS_FILE)
         if DOMAIN_KEY in payload:
             entry = payload[DOMAIN_KEY]
             surrogate.domain = ApplicabilityDomain(

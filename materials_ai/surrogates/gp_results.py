@@ -146,3 +146,23 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+def posterior_solve(
+    model: SingleTaskGP, train_x: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float, float]:
+    """Cholesky factor of ``K + noise I``, ``alpha = K^-1 (z - c)`` (standardised) and
+    the outcome transform's shift and scale, for a GP's posterior marginals."""
+    import torch
+
+    z = model.train_targets.reshape(-1)
+    kernel = model.covar_module(train_x).to_dense()
+    noise = model.likelihood.noise.reshape(-1)[0]
+    k = kernel + noise * torch.eye(len(train_x), dtype=train_x.dtype)
+    cholesky = torch.linalg.cholesky(k)
+    constant = model.mean_module.constant.reshape(())
+    alpha = torch.cholesky_solve((z - constant).unsqueeze(-1), cholesky)[:, 0]
+    transform = model.outcome_transform
+    shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr, operator]
+    scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
+    return cholesky, alpha, constant, shift, scale

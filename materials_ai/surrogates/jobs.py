@@ -26,10 +26,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from materials_ai.compute import ComputeConfig
-from materials_ai.config_errors import config_error
+from materials_ai.config_errors import read_yaml_file, validate_config
 from materials_ai.errors import ConfigError, SurrogateError
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.tracking import TrackingConfig
@@ -91,16 +91,7 @@ class TrainJobConfig(BaseModel):
 
 def load_train_config(path: str | Path) -> TrainJobConfig:
     """Read a training-job YAML file (unknown keys are errors naming the key)."""
-    path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"training config {path} not found")
-    try:
-        data = yaml.safe_load(path.read_text())
-        return TrainJobConfig.model_validate(data)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML: {error}") from None
-    except ValidationError as error:
-        raise config_error(error, TrainJobConfig, str(path)) from None
+    return validate_config(TrainJobConfig, read_yaml_file(path, "training config"), str(path))
 
 
 @dataclass(frozen=True)

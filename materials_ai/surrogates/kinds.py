@@ -17,7 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from materials_ai.errors import SurrogateError
+from pydantic import BaseModel, ValidationError
+
+from materials_ai.config_errors import config_error
+from materials_ai.errors import MaterialsAIError, SurrogateError
 from materials_ai.registry import Registry
 from materials_ai.surrogates.base import PoolSurrogate
 
@@ -63,11 +66,16 @@ def saved_kind(path: str | Path) -> str:
     Raises:
         SurrogateError: If the folder holds no readable ``surrogate.json``.
     """
-    meta_path = Path(path) / CONFIG_FILE
+    path = Path(path)
+    meta_path = path / CONFIG_FILE
+    if path.exists() and not path.is_dir():
+        raise SurrogateError(f"{path} is a file; give the model folder (with {CONFIG_FILE})")
     try:
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
-        raise SurrogateError(f"{meta_path} not found: not a saved surrogate folder") from None
+        raise SurrogateError(
+            f"{meta_path} not found: not a saved surrogate folder{_campaign_hint(path)}"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise SurrogateError(f"{meta_path} is not valid JSON: {error}") from None
     if not isinstance(meta, dict):
@@ -77,6 +85,61 @@ def saved_kind(path: str | Path) -> str:
     return str(kind or "graph_ensemble")
 
 
+def _campaign_hint(path: Path) -> str:
+    """Where the models of a campaign run directory are, when ``path`` is one."""
+    for folder in (path, path / "models"):
+        saved = sorted(p for p in folder.glob("iter_*") if (p / CONFIG_FILE).is_file())
+        if saved:
+            return f"; it holds a campaign's models, the latest in {saved[-1]}"
+    return ""
+
+
+def _first_sentence(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return text.split(". ")[0][:160]
+
+
+def load_weights(path: Path) -> Any:
+    """Read a weights file written with ``torch.save`` (tensors only, CPU).
+
+    Raises:
+        SurrogateError: One line: the file is missing, truncated or not PyTorch's.
+    """
+    import pickle
+
+    import torch
+
+    if not path.is_file():
+        raise SurrogateError(f"{path} is missing: copy the whole model folder")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, KeyError, ValueError) as error:
+        reason = _first_sentence(error)
+        raise SurrogateError(
+            f"{path} is truncated or not a PyTorch weights file ({type(error).__name__}: {reason})"
+        ) from None
+
+
 def load_surrogate(path: str | Path) -> PoolSurrogate[Any]:
-    """Load a saved surrogate of any registered kind."""
-    return SURROGATES.get(saved_kind(path)).load(Path(path))
+    """Load a saved surrogate of any registered kind.
+
+    Raises:
+        SurrogateError: One line naming the folder: no ``surrogate.json``, a missing or
+            damaged weights file, or files that do not belong together (weights of
+            another model).
+    """
+    path = Path(path)
+    kind = saved_kind(path)
+    try:
+        return SURROGATES.get(kind).load(path)
+    except MaterialsAIError:
+        raise
+    except ValidationError as error:  # the settings in surrogate.json
+        message = config_error(error, BaseModel, str(path / CONFIG_FILE), "model settings")
+        raise SurrogateError(str(message)) from None
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as error:
+        reason = f"no entry {error}" if isinstance(error, KeyError) else _first_sentence(error)
+        raise SurrogateError(
+            f"{path}: not a complete saved {kind} surrogate ({reason}); "
+            f"are {CONFIG_FILE} and the weights from the same model?"
+        ) from None

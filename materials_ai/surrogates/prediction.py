@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from materials_ai.surrogates.error_distribution import StandardizedErrors, central_interval
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,10 @@ class Prediction:
         domain: `n` distance-to-training scores (``domain.py``; > 1: farther from the
             training set than 95 % of its own rows are from each other), or None when
             the surrogate does not compute one.
+        target_units: `t` units (``eV``, ``eV/atom``; ``""``: dimensionless or unknown),
+            or empty when not known. ``surrogate.predict`` fills them from the saved
+            model (whose units come from the dataset card it was trained on).
+        ids: `n` candidate ids (row labels of :meth:`to_dataframe`), or None.
     """
 
     mean: np.ndarray
@@ -33,6 +41,8 @@ class Prediction:
     target_names: tuple[str, ...]
     errors: Mapping[str, StandardizedErrors] = field(default_factory=dict)
     domain: np.ndarray | None = None
+    target_units: tuple[str, ...] = ()
+    ids: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mean.ndim != 2 or self.mean.shape != self.std.shape:
@@ -50,6 +60,10 @@ class Prediction:
             )
         if self.domain is not None and self.domain.shape != (self.mean.shape[0],):
             raise ValueError(f"domain must have n = {self.mean.shape[0]} scores")
+        if self.target_units and len(self.target_units) != len(self.target_names):
+            raise ValueError(f"{len(self.target_units)} units for {len(self.target_names)} targets")
+        if self.ids is not None and len(self.ids) != self.mean.shape[0]:
+            raise ValueError(f"{len(self.ids)} ids for {self.mean.shape[0]} predictions")
 
     def outside_domain(self, limit: float = 1.0) -> np.ndarray:
         """`n` booleans: the candidate lies outside the training domain (False if unknown)."""
@@ -59,6 +73,11 @@ class Prediction:
 
     def __len__(self) -> int:
         return int(self.mean.shape[0])
+
+    def unit(self, target: str) -> str:
+        """Unit of ``target`` (``""`` when dimensionless or not known)."""
+        j = self.target_names.index(target)
+        return self.target_units[j] if self.target_units else ""
 
     def column(self, target: str) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(mean, std)`` of one target, each `n`."""
@@ -74,6 +93,8 @@ class Prediction:
             target_names=self.target_names,
             errors=self.errors,
             domain=None if self.domain is None else self.domain[indices],
+            target_units=self.target_units,
+            ids=None if self.ids is None else tuple(self.ids[int(i)] for i in indices),
         )
 
     def interval(self, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +113,41 @@ class Prediction:
                 self.mean[:, j], self.std[:, j], level, self.errors.get(name)
             )
         return lower, upper
+
+    def to_dataframe(self, level: float | None = 0.9) -> pd.DataFrame:
+        """One row per candidate (index: :attr:`ids` when known).
+
+        Args:
+            level: Probability of the central interval reported (see :meth:`interval`);
+                None: no interval columns.
+
+        Returns:
+            Per target ``<target>_mean`` and ``<target>_std`` and, with ``level`` 0.9,
+            ``<target>_lo90`` and ``<target>_hi90``; then ``domain_distance`` and
+            ``outside_domain`` when the surrogate scores its domain. ``attrs["units"]``
+            maps every column to its unit (``""`` for dimensionless ones).
+        """
+        import pandas as pd
+
+        columns: dict[str, np.ndarray] = {}
+        units: dict[str, str] = {}
+        bounds = self.interval(level) if level is not None else None
+        tag = f"{100 * level:g}" if level is not None else ""
+        for j, target in enumerate(self.target_names):
+            values = {"mean": self.mean[:, j], "std": self.std[:, j]}
+            if bounds is not None:
+                values |= {f"lo{tag}": bounds[0][:, j], f"hi{tag}": bounds[1][:, j]}
+            for name, column in values.items():
+                columns[f"{target}_{name}"] = column
+                units[f"{target}_{name}"] = self.unit(target)
+        if self.domain is not None:
+            columns["domain_distance"] = self.domain
+            columns["outside_domain"] = self.outside_domain()
+            units |= {"domain_distance": "", "outside_domain": ""}
+        index = pd.Index(self.ids, name="id") if self.ids is not None else None
+        table = pd.DataFrame(columns, index=index)
+        table.attrs["units"] = units
+        return table
 
     @classmethod
     def from_samples(cls, samples: np.ndarray, target_names: tuple[str, ...]) -> Prediction:

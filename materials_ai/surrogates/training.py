@@ -109,6 +109,44 @@ def build_model(model_config: ModelConfig, graph_config: GraphConfig, n_targets:
     return builder(model_config, graph_config, n_targets)  # type: ignore[return-value]
 
 
+def member_states(
+    weights: Mapping[str, object],
+    model_config: ModelConfig,
+    graph_config: GraphConfig,
+    *,
+    n_members: int,
+    n_targets: int,
+    source: Path,
+) -> list[StateDict]:
+    """Split a saved ensemble's ``member<i>.<name>`` weights into `s` state dicts, checked
+    against the architecture (weights of another model are an error at load time, not at
+    the first prediction).
+
+    Raises:
+        SurrogateError: Naming ``source`` and the first mismatch.
+    """
+    states: list[StateDict] = [{} for _ in range(n_members)]
+    for key, value in weights.items():
+        member, _, name = key.partition(".")
+        index = member.removeprefix("member")
+        if not (index.isdigit() and int(index) < n_members and name and torch.is_tensor(value)):
+            raise SurrogateError(
+                f"{source}: entry {key!r} is not a weight of the {n_members} members that "
+                "surrogate.json describes (weights of another model?)"
+            )
+        states[int(index)][name] = value  # type: ignore[assignment]
+    reference = build_model(model_config, graph_config, n_targets).state_dict()
+    for i, state in enumerate(states):
+        for name, tensor in reference.items():
+            if name not in state or state[name].shape != tensor.shape:
+                found = "missing" if name not in state else f"shape {tuple(state[name].shape)}"
+                raise SurrogateError(
+                    f"{source}: member {i} weight {name!r} is {found}; the architecture in "
+                    f"surrogate.json needs {tuple(tensor.shape)} (weights of another model?)"
+                )
+    return states
+
+
 def split_indices(n: int, config: TrainingConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split ``range(n)`` into shuffled train and validation indices.
 

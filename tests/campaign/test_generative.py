@@ -127,3 +127,56 @@ def test_shipped_generative_workflows_validate() -> None:
         data = yaml.safe_load(path.read_text())
         if data.get("kind") == "generative":
             load_generative_workflow(path)
+
+
+def test_relax_stage_feeds_relaxed_structures_to_the_ranked_list(
+    model_dir: Path, tmp_path: Path
+) -> None:
+    from pymatgen.core import Structure
+
+    from materials_ai.testing.relax import SCALE, register_fake_potential
+
+    name = register_fake_potential()
+    data = _workflow(model_dir, relax={"max_candidates": 4, "relaxation": {"potential": name}})
+    config = GenerativeWorkflowConfig.model_validate(data)
+    summary = GenerativeCampaign.start(config, tmp_path / "run").run()
+    assert summary.done
+    relaxed = json.loads((tmp_path / "run" / "relaxed" / "candidates.json").read_text())
+    report = relaxed["report"]
+    assert report["n_selected"] == 4 and report["n_in"] > 4
+    # The fake potential fails on Zr: those candidates are dropped with a reason.
+    failed = {k: v for k, v in relaxed["removed"].items() if v.startswith("relaxation failed")}
+    assert all("Zr" in k for k in failed)
+    table = pd.read_csv(summary.ranked_csv)
+    assert 0 < len(table) <= 4
+    for column in ("relax_energy_per_atom", "relax_max_force", "relax_volume_change"):
+        assert table[column].notna().all(), column
+    assert np.allclose(table["relax_volume_change"], SCALE**3 - 1)
+    assert table["structure_type"].iloc[0].startswith("(Cubic) Perovskite")
+    # The CIFs are the relaxed structures: lattice = generated lattice x SCALE.
+    pool = json.loads((tmp_path / "run" / "pool" / "candidates.json").read_text())
+    cif = sorted(summary.cif_dir.glob("*.cif"))[0]
+    cid = table["id"].iloc[0]
+    generated = Structure.from_str(pool["cifs"][cid], fmt="cif")
+    assert Structure.from_file(str(cif)).volume == pytest.approx(
+        generated.volume * SCALE**3, rel=1e-3
+    )
+    ranked = json.loads(summary.ranked_json.read_text())
+    assert ranked["metadata"]["relaxed"] is True
+    # The tiny hull is not MP-2018: CHGNet energies are reported, the surrogate scores.
+    assert ranked["metadata"]["formation_energy_from"] == "surrogate"
+    state = json.loads((tmp_path / "run" / "generative_state.json").read_text())
+    assert state["completed"] == ["generate", "relax", "score", "rank"]
+
+
+def test_relax_stage_can_be_switched_off(model_dir: Path, tmp_path: Path) -> None:
+    config = GenerativeWorkflowConfig.model_validate(_workflow(model_dir, relax={"enabled": False}))
+    summary = GenerativeCampaign.start(config, tmp_path / "run").run()
+    assert summary.done and not (tmp_path / "run" / "relaxed").exists()
+    table = pd.read_csv(summary.ranked_csv)
+    assert "relax_energy_per_atom" not in table.columns
+    with pytest.raises(ConfigError, match="unknown potential"):
+        load_generative_workflow(
+            tmp_path / "x.yaml",
+            _workflow(model_dir, relax={"relaxation": {"potential": "nope"}}),
+        )

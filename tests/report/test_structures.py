@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from materials_ai.report.structures import guess_prototype, summarize_structure, symmetrized_cif
+from materials_ai.report.structures import summarize_structure, symmetrized_cif
 from materials_ai.testing.datasets import gaas_zincblende, si_diamond, srtio3_cubic
 
 
 @pytest.mark.parametrize(
     ("structure", "symbol", "number", "prototype", "a"),
     [
-        (srtio3_cubic(), "Pm-3m", 221, "cubic perovskite (ABX3, SrTiO3-type)", 3.905),
-        (si_diamond(), "Fd-3m", 227, "diamond (C-type)", 5.431),
-        (gaas_zincblende(), "F-43m", 216, "zinc blende (ZnS-type)", 5.653),
+        (srtio3_cubic(), "Pm-3m", 221, "(Cubic) Perovskite (AB3C_cP5_221_a_c_b)", 3.905),
+        (si_diamond(), "Fd-3m", 227, "diamond (A_cF8_227_a)", 5.431),
+        (gaas_zincblende(), "F-43m", 216, "Zincblende, Sphalerite (AB_cF8_216_c_a)", 5.653),
     ],
 )
 def test_summaries_of_known_structures(
@@ -30,9 +30,8 @@ def test_summaries_of_known_structures(
     assert s.as_dict()["formula"] == structure.composition.reduced_formula
 
 
-def test_unknown_prototype_names_stoichiometry_and_space_group() -> None:
-    assert guess_prototype("A2B5", 12, "C2/m") == "A2B5, C2/m"
-    # A tetragonally strained SrTiO3 is P4/mmm, not a listed prototype.
+def test_prototypes_are_matched_by_structure_not_by_space_group() -> None:
+    # A tetragonally strained SrTiO3 is P4/mmm but still a perovskite (structure matching).
     strained = Structure(
         Lattice.tetragonal(3.9, 4.2),
         ["Sr", "Ti", "O", "O", "O"],
@@ -40,8 +39,17 @@ def test_unknown_prototype_names_stoichiometry_and_space_group() -> None:
     )
     s = summarize_structure(strained)
     assert s.spacegroup_symbol == "P4/mmm" and s.crystal_system == "tetragonal"
-    assert s.prototype == "ABC3, P4/mmm"
+    assert s.prototype == "(Cubic) Perovskite (AB3C_cP5_221_a_c_b)"
     assert (s.a_angstrom, s.c_angstrom) == pytest.approx((3.9, 4.2))
+    # An oxyfluoride perovskite (ABO2F, P4/mmm) is an anion-ordered perovskite, not "ABCD2".
+    oxyfluoride = strained.copy()
+    oxyfluoride.replace_species({"Sr": "K", "Ti": "Nb"})
+    oxyfluoride.replace(4, "F")
+    assert "Perovskite" in summarize_structure(oxyfluoride).prototype
+    assert "anion-ordered" in summarize_structure(oxyfluoride).prototype
+    # No prototype: stoichiometry, Pearson symbol and space group.
+    odd = Structure(Lattice.orthorhombic(3.0, 7.0, 9.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.1, 0.3]])
+    assert summarize_structure(odd).prototype == "AB, mP2, Pm"
 
 
 def test_symmetrized_cif_writes_the_space_group() -> None:

@@ -205,9 +205,11 @@ def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
             str(tmp_path / "p.csv"),
         ],
     )
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one input failed: named, the rest written
     assert "bad.cif" in result.output
-    assert len((tmp_path / "p.csv").read_text().splitlines()) == 2
+    lines = (tmp_path / "p.csv").read_text().splitlines()
+    assert len(lines) == 2
+    assert "band_gap_mean_eV" in lines[0] and "formation_energy_std_eV_per_atom" in lines[0]
 
 
 def test_recalibrate_refits_an_old_model_without_touching_its_weights(

@@ -1,0 +1,56 @@
+"""Combining the corrected CHGNet formation energy with the surrogate's prediction."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from materials_ai.candidates.energy_correction import EnergyCorrection
+from materials_ai.candidates.relaxed_stability import (
+    combine_formation_energies,
+    relaxed_formation_energies,
+    rescale_samples,
+)
+
+
+def test_inverse_variance_combination_and_fallbacks() -> None:
+    out = combine_formation_energies(
+        np.array([-1.0, -1.0, -2.0]),
+        np.array([0.1, 0.1, 0.2]),
+        np.array([-1.2, np.nan, -2.0]),
+        np.array([0.05, 0.05, 0.2]),
+    )
+    # Weights 100 and 400: mean -1.16; variance 1/500 plus the weighted scatter.
+    assert out.mean[0] == pytest.approx(-1.16)
+    scatter = (100 * 0.16**2 + 400 * 0.04**2) / 500
+    assert out.std[0] == pytest.approx(np.sqrt(1 / 500 + scatter))
+    assert out.source == ["combined", "surrogate", "combined"]
+    assert (out.mean[1], out.std[1]) == (-1.0, 0.1)  # no CHGNet value: the surrogate alone
+    assert out.mean[2] == -2.0 and out.std[2] == pytest.approx(0.2 / np.sqrt(2))
+    only = combine_formation_energies(
+        np.array([-1.0]), np.array([0.1]), np.array([-1.2]), np.array([0.05]), "chgnet"
+    )
+    assert (only.mean[0], only.std[0], only.source) == (-1.2, 0.05, ["chgnet"])
+
+
+def test_rescaled_samples_carry_the_combined_mean_and_spread() -> None:
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(5, 4))
+    samples[:, 3] = 0.7  # no spread at all
+    mean, std = np.array([1.0, 2.0, 3.0, 4.0]), np.array([0.1, 0.2, 0.3, 0.4])
+    out = rescale_samples(samples, mean, std)
+    assert np.allclose(out.mean(axis=0), mean) and np.allclose(out.std(axis=0, ddof=1), std)
+    assert np.allclose(rescale_samples(samples[:1], mean, std), mean[None, :])
+
+
+def test_relaxed_formation_energies_use_the_correction() -> None:
+    correction = EnergyCorrection(references={"Sr": -2.0, "O": -5.0}, residual_std_ev_per_atom=0.05)
+    samples = np.array([[-1.9, -2.0], [-2.1, -2.2]])  # 2 members x 2 candidates (eV/atom)
+    out, combined = relaxed_formation_energies(
+        [{"Sr": 1, "O": 1}, {"Sr": 1, "O": 1}], [-5.5, np.nan], samples, correction
+    )
+    assert combined.chgnet_mean[0] == pytest.approx(-5.5 + 3.5)
+    assert np.isnan(combined.chgnet_mean[1])
+    assert combined.source == ["combined", "surrogate"]
+    assert np.allclose(out.mean(axis=0), combined.mean)
+    assert np.allclose(out[:, 1], samples[:, 1])  # unchanged where CHGNet has no value
