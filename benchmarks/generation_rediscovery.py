@@ -54,7 +54,12 @@ Protocol (families and model: ``generation_common``):
    term (``materials_ai.candidates.relaxed_stability``, the generative workflow's rule),
    placed on the same hull and ranked by ``P(E_hull <= 0.1) x P(gap >= 0.5)``. The
    relaxed candidates come first in that order; the candidates not relaxed follow in
-   their pre-score order (a funnel). Variants: CHGNet alone, the model on the relaxed
+   their pre-score order (a funnel). The headline (``relaxed_combined_polymorphs``, the
+   generative workflow's default) also places the relaxed polymorphs of one composition
+   relative to their lowest-energy one by CHGNet energy differences
+   (``anchor_polymorphs``; added after the first ABO3 run showed several polymorphs of one
+   composition filling the top, and before the double-perovskite set was run). Variants:
+   without that step (``relaxed_combined``), CHGNet alone, the model on the relaxed
    structure alone, and the combination with the DFT anchor of step 4 applied to both
    estimates (for CHGNet: ``E_DFT(known) + E_CHGNet(candidate) - E_CHGNet(known)``, the
    known ground state's static CHGNet energy from the feature cache).
@@ -77,6 +82,7 @@ import argparse
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +114,10 @@ from materials_ai.candidates.energy_correction import (
 )
 from materials_ai.candidates.known import parse_formula_key
 from materials_ai.candidates.relax import RelaxConfig
-from materials_ai.candidates.relaxed_stability import combine_formation_energies
+from materials_ai.candidates.relaxed_stability import (
+    anchor_polymorphs,
+    combine_formation_energies,
+)
 from materials_ai.graphs import build_graphs
 from materials_ai.settings import PROJECT_ROOT
 from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
@@ -117,7 +126,9 @@ TOP_FRACTION = 0.05
 TAU = 0.1
 SPLIT = "datasets/splits/mp2018/random_80_10_10_seed0"
 RELAX_CONFIG = RelaxConfig()
-HEADLINE = "relaxed_combined"
+#: The generative workflow's rule (corrected CHGNet + model, inverse variance, polymorphs
+#: of one composition placed by their CHGNet energy differences).
+HEADLINE = "relaxed_combined_polymorphs"
 
 
 def found_fraction(
@@ -447,11 +458,38 @@ def relaxed_rankings(
         "relaxed_surrogate_only": combine_formation_energies(mu_s, sd_s, mu_c, sd_c, "surrogate"),
         "relaxed_combined_anchored": combine_formation_energies(mu_s_anch, sd_s, mu_c_anch, sd_c),
     }
+    keys = [pool_keys[i] for i in idx]
+    for name in ("relaxed_combined", "relaxed_combined_anchored"):
+        base = variants[name]
+        mean, std, _ = anchor_polymorphs(keys, base.mean, base.std, energies)
+        variants[f"{name}_polymorphs"] = replace(base, mean=mean, std=std)
     orders: dict[str, np.ndarray] = {}
+    table: dict[str, Any] = {
+        "id": [survivors[i].id for i in idx],
+        "key": [pool_keys[i] for i in idx],
+        "heldout": [pool_keys[i] in shared.family for i in idx],
+        "prototype": [survivors[i].prototype for i in idx],
+        "anchored": anchor,
+        "prescore_rank": [int(np.flatnonzero(prescore == i)[0]) for i in idx],
+        "relax_steps": [r.steps for _, r in kept],
+        "volume_change": [r.volume_change for _, r in kept],
+        "mu_s": mu_s,
+        "sd_s": sd_s,
+        "mu_c": mu_c,
+        "mu_s_anch": mu_s_anch,
+        "mu_c_anch": mu_c_anch,
+        "gap": mu_g,
+        "p_gap": p_gap,
+        "hull": hull.hull_energies(comps),
+        "dft_min": [shared.dft_min.get(pool_keys[i], np.nan) for i in idx],
+    }
     for name, combined in variants.items():
         est = hull.stability(comps, combined.mean, combined.std, TAU)
         local = np.lexsort((est.e_above_hull, -(est.p_within * p_gap)))
         orders[name] = np.array([idx[m] for m in local] + rest, dtype=np.int64)
+        table[f"{name}_mean"] = combined.mean
+        table[f"{name}_std"] = combined.std
+        table[f"{name}_rank"] = np.argsort(local)
     fails: dict[str, int] = {}
     for r in results:
         if not r.ok:
@@ -475,7 +513,14 @@ def relaxed_rankings(
         "heldout_in_prescore_top_k": int(sum(pool_keys[i] in shared.family for i in top)),
         "heldout_compositions_in_prescore_top_k": len({pool_keys[i] for i in top} & shared.family),
     }
+    if DUMP is not None:
+        import pandas as pd
+
+        pd.DataFrame(table).to_csv(DUMP, index=False)
     return orders, info
+
+
+DUMP: str | None = None
 
 
 def main() -> None:
@@ -484,7 +529,10 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--relax-top", type=int, default=300)
     parser.add_argument("--new-compositions-only", action="store_true")
+    parser.add_argument("--dump", default=None, help="CSV of the relaxed candidates (last seed)")
     args = parser.parse_args()
+    global DUMP
+    DUMP = args.dump
     torch.set_num_threads(1)
     start = time.perf_counter()
     shared = Shared(args.family)

@@ -375,6 +375,7 @@ class GenerativeCampaign:
                     rule,
                     surrogate_std_scale=stability.std_scale,
                     surrogate_std_floor=stability.std_floor_ev_per_atom,
+                    polymorphs=self.config.relax.anchor_polymorphs,
                 )
                 arrays[self.config.formation_energy_target] = e_form
                 source = {"inverse_variance": "chgnet+surrogate"}.get(rule, rule)

@@ -72,6 +72,9 @@ class RelaxStageConfig(BaseModel):
             dataset, else ``surrogate`` (logged).
         keep_unconverged: Keep relaxations that hit the step cap (flagged by
             ``relax_converged``); False drops them.
+        anchor_polymorphs: Place the relaxed polymorphs of one composition relative to
+            its lowest-energy one by their CHGNet energy differences
+            (:func:`~materials_ai.candidates.relaxed_stability.anchor_polymorphs`).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -83,6 +86,7 @@ class RelaxStageConfig(BaseModel):
     energy_correction: str | None = DEFAULT_CORRECTION_FILE
     combine: Literal["auto", "inverse_variance", "surrogate", "chgnet"] = "auto"
     keep_unconverged: bool = True
+    anchor_polymorphs: bool = True
 
 
 def resolve_combination(

@@ -22,6 +22,16 @@ so that disagreement between CHGNet and the surrogate widens the band. Where CHG
 no value (failed or skipped relaxation, an element without a reference) the surrogate
 alone is used; ``surrogate`` and ``chgnet`` use one estimate only.
 
+**Polymorphs in the pool** (:func:`anchor_polymorphs`): candidates of one composition are
+polymorphs competing with each other, and only the lowest in energy can lie on the hull.
+Energy *differences* between polymorphs from one potential are far more reliable than the
+absolute energies (the composition's systematic error cancels), so each candidate is
+placed relative to its composition's CHGNet ground state in the pool ``b``:
+``mu_c <- mu_b + (E_c - E_b)`` with ``E`` the relaxed CHGNet energies per atom and
+``sigma_c <- sigma_b``; ``b`` itself is unchanged. The other polymorphs thus sit above
+``b`` by their CHGNet energy difference instead of competing with it on their own,
+noisier, estimates.
+
 Ranking code works with ensemble member samples (`s x n`); :func:`rescale_samples` maps the
 members affinely onto the combined mean and spread (``mu + sigma z_k`` with ``z_k`` the
 members' standardised values), so member-wise desirabilities stay consistent with it.
@@ -30,7 +40,7 @@ members' standardised values), so member-wise desirabilities stay consistent wit
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -41,6 +51,7 @@ from materials_ai.errors import CandidateError
 __all__ = [
     "CombineRule",
     "CombinedEnergy",
+    "anchor_polymorphs",
     "combine_formation_energies",
     "relaxed_formation_energies",
     "rescale_samples",
@@ -146,6 +157,7 @@ def relaxed_formation_energies(
     *,
     surrogate_std_scale: float = 1.0,
     surrogate_std_floor: float = 0.0,
+    polymorphs: bool = False,
 ) -> tuple[np.ndarray, CombinedEnergy]:
     """Combined formation-energy member samples of `n` relaxed candidates.
 
@@ -159,6 +171,7 @@ def relaxed_formation_energies(
         surrogate_std_scale: Multiplies the member spread before combining.
         surrogate_std_floor: Added in quadrature to the scaled spread (eV/atom), as
             :class:`~materials_ai.candidates.config.StabilityConfig` does.
+        polymorphs: Apply :func:`anchor_polymorphs` to the combined estimate.
 
     Returns:
         (`s x n` samples with the combined mean and spread, the combination's columns).
@@ -174,7 +187,53 @@ def relaxed_formation_energies(
     mu_c = correction.formation_energy(compositions, relax_energy_per_atom)
     sd_c = np.full(len(mu_c), correction.residual_std_ev_per_atom)
     combined = combine_formation_energies(mu_s, sd_s, mu_c, sd_c, rule)
+    if polymorphs:
+        from materials_ai.candidates.chemistry import formula_key
+
+        keys = [formula_key(c) for c in compositions]
+        mean, std, _ = anchor_polymorphs(keys, combined.mean, combined.std, relax_energy_per_atom)
+        combined = replace(combined, mean=mean, std=std)
     return rescale_samples(samples, combined.mean, combined.std), combined
+
+
+def anchor_polymorphs(
+    keys: Sequence[str],
+    mean: np.ndarray,
+    std: np.ndarray,
+    energy_per_atom: Sequence[float] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place polymorphs relative to their composition's lowest-energy candidate.
+
+    Args:
+        keys: `n` composition keys (candidates with equal keys are polymorphs).
+        mean: `n` formation energies (eV/atom), e.g. :attr:`CombinedEnergy.mean`.
+        std: `n` standard deviations (eV/atom).
+        energy_per_atom: `n` relaxed CHGNet energies (eV/atom; NaN: not relaxed, left
+            unchanged and never a reference).
+
+    Returns:
+        (`n` means, `n` stds, `n` booleans: moved), see the module docstring.
+    """
+    mean = np.asarray(mean, dtype=np.float64).copy()
+    std = np.asarray(std, dtype=np.float64).copy()
+    energy = np.asarray(energy_per_atom, dtype=np.float64)
+    if not (len(keys) == len(mean) == len(std) == len(energy)):
+        raise CandidateError("keys, means, stds and energies must have one entry each")
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        if np.isfinite(energy[i]) and np.isfinite(mean[i]):
+            groups.setdefault(key, []).append(i)
+    moved = np.zeros(len(mean), dtype=bool)
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        best = min(members, key=lambda i: (energy[i], i))
+        for i in members:
+            if i != best:
+                mean[i] = mean[best] + (energy[i] - energy[best])
+                std[i] = std[best]
+                moved[i] = True
+    return mean, std, moved
 
 
 def rescale_samples(samples: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:

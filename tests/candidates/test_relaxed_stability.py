@@ -7,6 +7,7 @@ import pytest
 
 from materials_ai.candidates.energy_correction import EnergyCorrection
 from materials_ai.candidates.relaxed_stability import (
+    anchor_polymorphs,
     combine_formation_energies,
     relaxed_formation_energies,
     rescale_samples,
@@ -54,3 +55,15 @@ def test_relaxed_formation_energies_use_the_correction() -> None:
     assert combined.source == ["combined", "surrogate"]
     assert np.allclose(out.mean(axis=0), combined.mean)
     assert np.allclose(out[:, 1], samples[:, 1])  # unchanged where CHGNet has no value
+
+
+def test_polymorphs_are_placed_by_their_chgnet_energy_differences() -> None:
+    keys = ["O3Sr1Ti1", "O3Sr1Ti1", "O3Sr1Ti1", "Ga1As1"]
+    mean = np.array([-3.50, -3.60, -3.40, -0.40])  # eV/atom, combined estimates
+    std = np.array([0.03, 0.05, 0.04, 0.02])
+    energy = np.array([-8.40, -8.35, np.nan, -4.0])  # CHGNet eV/atom; the first is lowest
+    out_mean, out_std, moved = anchor_polymorphs(keys, mean, std, energy)
+    assert out_mean[0] == -3.50 and out_std[0] == 0.03  # the pool's ground state
+    assert out_mean[1] == pytest.approx(-3.50 + 0.05) and out_std[1] == 0.03
+    assert out_mean[2] == -3.40 and out_mean[3] == -0.40  # not relaxed / alone
+    assert moved.tolist() == [False, True, False, False]
