@@ -28,8 +28,10 @@ from materials_ai.surrogates.calibration import (
 )
 from materials_ai.surrogates.config import EnsembleConfig
 from materials_ai.surrogates.error_distribution import StandardizedErrors
+from materials_ai.surrogates.graph_domain import GraphDomain
 from materials_ai.surrogates.inputs import element_symbols, labelled, model_inputs
 from materials_ai.surrogates.kinds import SurrogateKind, load_weights
+from materials_ai.surrogates.member_task import train_member_task as _train_member_task
 from materials_ai.surrogates.prediction import Prediction
 from materials_ai.surrogates.training import (
     INFERENCE_BATCH_SIZE,
@@ -38,7 +40,6 @@ from materials_ai.surrogates.training import (
     build_model,
     member_states,
     predict_standardised,
-    train_member,
 )
 
 if TYPE_CHECKING:
@@ -71,32 +72,6 @@ class FitReport:
     members: list[MemberReport] = field(default_factory=list)
     seconds: float = 0.0
     warm_start: bool = False
-
-
-def _train_member_task(args: dict[str, Any]) -> tuple[StateDict, MemberReport]:
-    """Picklable entry point for training one member on an executor.
-
-    On a Dask worker, torch is limited to the worker's threads (see
-    :func:`materials_ai.compute.worker_threads`). With a checkpoint path, a member that
-    finished earlier is read back instead of retrained, and an interrupted one resumes.
-    """
-    from materials_ai.compute import worker_threads
-
-    threads = worker_threads()
-    if threads is not None:
-        torch.set_num_threads(threads)
-    checkpoint: str | Path | None = args.get("checkpoint_path")
-    done = None if checkpoint is None else Path(checkpoint).with_suffix(".done.pt")
-    if done is not None and done.exists():
-        saved = torch.load(done, map_location="cpu", weights_only=True)
-        return saved["state"], MemberReport(**json.loads(saved["report"]))
-    state, report = train_member(**args)
-    if checkpoint is not None and done is not None:
-        tmp = done.with_name(done.name + ".tmp")
-        torch.save({"state": state, "report": json.dumps(dataclasses.asdict(report))}, tmp)
-        os.replace(tmp, done)
-        Path(checkpoint).unlink(missing_ok=True)
-    return state, report
 
 
 class GraphEnsembleSurrogate:
@@ -142,6 +117,8 @@ class GraphEnsembleSurrogate:
         self.error_distributions: dict[str, StandardizedErrors] = {}
         #: Elements of the structures trained on (None: not known, e.g. an old folder).
         self.training_elements: tuple[str, ...] | None = None
+        #: Distance-to-training in the first member's embedding (``graph_domain.py``).
+        self.domain: GraphDomain | None = None
 
     #: Largest atomic number the members embed.
     max_atomic_number = MAX_Z
@@ -224,6 +201,7 @@ class GraphEnsembleSurrogate:
         self._states = [state for state, _ in results]
         self._models = None
         self.training_elements = element_symbols(graphs.z)
+        self.domain = GraphDomain.fit(self._member_models()[0], graphs, seed=self.config.seed)
         reports = [report for _, report in results]
         val_mae = {
             name: float(np.nanmean([r.val_mae.get(name, np.nan) for r in reports]))
@@ -315,13 +293,14 @@ class GraphEnsembleSurrogate:
         if executor is not None:
             from materials_ai.surrogates.scoring import score_pool
 
-            return score_pool(
+            scored = score_pool(
                 self,
                 graphs,
                 executor=executor,
                 partition_size=partition_size,
                 batch_size=batch_size,
             )
+            return self._with_domain(scored, graphs)
         models = self._member_models()
         indices = np.arange(len(graphs))
         samples = np.empty((len(models), len(graphs), len(self.target_names)), np.float64)
@@ -329,7 +308,15 @@ class GraphEnsembleSurrogate:
             pred = predict_standardised(model, graphs, indices, batch_size=batch_size)
             samples[k] = (pred * model.y_std + model.y_mean).numpy()
         prediction = Prediction.from_samples(samples, self.target_names)
-        return recalibrated(prediction, self.std_scales, self.error_distributions)
+        prediction = recalibrated(prediction, self.std_scales, self.error_distributions)
+        return self._with_domain(prediction, graphs)
+
+    def _with_domain(self, prediction: Prediction, graphs: PackedGraphs) -> Prediction:
+        """``prediction`` with the graphs' distance-to-training scores (if fitted)."""
+        if self.domain is None:
+            return prediction
+        score = self.domain.score(self._member_models()[0], graphs)
+        return dataclasses.replace(prediction, domain=score)
 
     def recalibrate(self, graphs: PackedGraphs, y: np.ndarray) -> dict[str, float]:
         """Fit one std scale and then one error distribution per target on held-out graphs.
@@ -441,6 +428,8 @@ class GraphEnsembleSurrogate:
         tmp_meta = path / (CONFIG_FILE + ".tmp")
         tmp_meta.write_text(json.dumps(meta, indent=2, default=float))
         os.replace(tmp_meta, path / CONFIG_FILE)
+        if self.domain is not None:
+            self.domain.save(path)
 
     @classmethod
     def load(cls, path: str | Path) -> GraphEnsembleSurrogate:
@@ -469,6 +458,7 @@ class GraphEnsembleSurrogate:
             source=path / WEIGHTS_FILE,
         )
         surrogate._loaded_fit = meta.get("fit")
+        surrogate.domain = GraphDomain.load(path)
         if meta.get("training_elements") is not None:
             surrogate.training_elements = tuple(meta["training_elements"])
         surrogate.std_scales = {k: float(v) for k, v in meta.get("std_scales", {}).items()}

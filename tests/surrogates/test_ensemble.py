@@ -187,7 +187,11 @@ def test_saved_files_are_json_and_tensors_only(
     trained: GraphEnsembleSurrogate, tmp_path: Path
 ) -> None:
     trained.save(tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([CONFIG_FILE, WEIGHTS_FILE])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [CONFIG_FILE, WEIGHTS_FILE, "domain.npz"]
+    )
+    with np.load(tmp_path / "domain.npz", allow_pickle=False) as domain:  # arrays only
+        assert domain["train"].shape == (27, domain["mean"].shape[0])
     meta = json.loads((tmp_path / CONFIG_FILE).read_text())
     assert meta["format_version"] == 1
     assert meta["class"] == "GraphEnsembleSurrogate"
@@ -324,3 +328,39 @@ def test_warm_start_continues_from_the_existing_weights(
     fresh = surrogate.fit_graphs(graphs, y)  # warm_start=False: a fresh initialisation
     assert not fresh.warm_start and [m.epochs for m in fresh.members] == [20, 20]
     assert fresh.members[0].history["train_loss"] == cold.members[0].history["train_loss"]
+
+
+# -- applicability domain (issue 15) ---------------------------------------------------------
+
+
+def test_domain_scores_new_chemistry_above_training_chemistry(
+    trained: GraphEnsembleSurrogate,
+    held_out: tuple[PackedGraphs, np.ndarray],
+    out_of_distribution: PackedGraphs,
+) -> None:
+    inside = trained.predict_graphs(held_out[0]).domain
+    outside = trained.predict_graphs(out_of_distribution).domain
+    assert inside is not None and outside is not None
+    assert inside.shape == (len(held_out[0]),) and outside.shape == (len(out_of_distribution),)
+    assert np.median(inside) < 1.0 < np.median(outside)
+    assert outside.min() > inside.max()
+
+
+def test_domain_is_saved_and_reloaded(
+    trained: GraphEnsembleSurrogate, out_of_distribution: PackedGraphs, tmp_path: Path
+) -> None:
+    trained.save(tmp_path / "model")
+    assert (tmp_path / "model" / "domain.npz").exists()
+    loaded = GraphEnsembleSurrogate.load(tmp_path / "model")
+    before = trained.predict_graphs(out_of_distribution).domain
+    after = loaded.predict_graphs(out_of_distribution).domain
+    assert before is not None and after is not None
+    np.testing.assert_allclose(after, before, rtol=1e-4)
+
+
+def test_domain_column_in_the_prediction_table(
+    trained: GraphEnsembleSurrogate, out_of_distribution: PackedGraphs
+) -> None:
+    table = trained.predict_graphs(out_of_distribution).to_dataframe()
+    assert "domain_distance" in table.columns
+    assert table["outside_domain"].all()

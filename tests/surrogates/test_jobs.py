@@ -140,7 +140,7 @@ def test_interrupted_member_resumes_to_the_same_weights(tmp_path: Path) -> None:
 def test_finished_members_are_not_retrained(
     tiny: TinyDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import materials_ai.surrogates.ensemble as ensemble
+    import materials_ai.surrogates.member_task as ensemble
 
     folder = tmp_path / "model"
     calls = {"n": 0}
