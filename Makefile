@@ -87,3 +87,12 @@ mlp: venv
 
 clean:
 	rm -rf runs .pytest_cache .mypy_cache .ruff_cache .import_linter_cache
+
+# A single-node SLURM on this machine (slurm-wlm + munge from apt; issue 19) for the tests
+# marked `slurm` and configs/compute/slurm.yaml. `make slurm-stop` stops it again.
+.PHONY: slurm slurm-stop
+slurm:
+	scripts/slurm-dev-cluster.sh start
+
+slurm-stop:
+	scripts/slurm-dev-cluster.sh stop

@@ -47,7 +47,7 @@ def _states(run_dir: Path) -> dict[str, str]:
 
 def _run_counts(run_dir: Path) -> dict[str, int]:
     from materials_ai.oracles.jobs import JobStore
-    from materials_ai.oracles.simulate import run_counts
+    from materials_ai.testing.simulate import run_counts
 
     counts: dict[str, int] = {}
     for stage in sorted(p for p in (run_dir / "oracle_jobs").glob("*") if p.is_dir()):

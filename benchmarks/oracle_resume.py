@@ -1,6 +1,6 @@
 """kill -9 of a campaign-like process while 4 GPAW jobs run, then resume.
 
-``python -m materials_ai.oracles.simulate`` submits 4 small GPAW jobs (rock-salt oxides,
+``python -m materials_ai.testing.simulate`` submits 4 small GPAW jobs (rock-salt oxides,
 GLLB-SC + PBE at 400 eV / 3x3x3; 2 worker processes of 1 core) and waits, like a campaign's
 COLLECT stage. When at least one job has finished and another is running, the benchmark
 kills the process group with SIGKILL, snapshots the job directories, and resumes in a new
@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 
 def scenario(kill_workers: bool, task: str, n: int) -> dict[str, object]:
     from materials_ai.oracles.jobs import JobStore, process_alive
-    from materials_ai.oracles.simulate import load_tickets, make_oracle, run_counts
+    from materials_ai.testing.simulate import load_tickets, make_oracle, run_counts
 
     root = Path(tempfile.mkdtemp(prefix="oracle_resume_"))
     store, tickets_file = root / "jobs", root / "tickets.json"
@@ -47,7 +47,7 @@ def scenario(kill_workers: bool, task: str, n: int) -> dict[str, object]:
         [
             sys.executable,
             "-m",
-            "materials_ai.oracles.simulate",
+            "materials_ai.testing.simulate",
             str(store),
             str(tickets_file),
             "--task",

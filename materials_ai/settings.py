@@ -7,7 +7,8 @@ variable                   meaning
                            ``datasets/`` (CI and the Makefile use ``../shared/datasets``)
 ``MATERIALS_AI_CACHE_DIR`` folder for derived caches (parsed structures, graphs);
                            default ``~/.cache/materials-ai``
-``MATERIALS_AI_CARDS_DIR`` folder of dataset cards; default ``datasets/`` of this checkout
+``MATERIALS_AI_CARDS_DIR`` folder of dataset cards; default ``datasets/`` of this checkout,
+                           else the cards shipped in the installed package
 =========================  =============================================================
 """
 
@@ -59,9 +60,19 @@ def cache_dir(override: str | Path | None = None) -> Path:
     return path
 
 
+#: The dataset cards inside the package (a link to ``datasets/`` in a checkout; the
+#: copied cards in an installed wheel).
+SHIPPED_CARDS_DIR = Path(__file__).resolve().parent / "datasets"
+
+
 def cards_dir(override: str | Path | None = None) -> Path:
-    """Return the folder of dataset cards (``datasets/`` of the checkout by default)."""
+    """Return the folder of dataset cards: ``override``, else ``MATERIALS_AI_CARDS_DIR``,
+    else ``datasets/`` of the checkout, else the cards shipped with the package."""
     if override is not None:
         return Path(override).expanduser().resolve()
     env = os.environ.get(CARDS_DIR_ENV)
-    return Path(env).expanduser().resolve() if env else PROJECT_ROOT / "datasets"
+    if env:
+        return Path(env).expanduser().resolve()
+    checkout = PROJECT_ROOT / "datasets"
+    in_checkout = (PROJECT_ROOT / "pyproject.toml").is_file() and checkout.is_dir()
+    return checkout if in_checkout else SHIPPED_CARDS_DIR

@@ -97,17 +97,13 @@ SHIPPED = sorted(ROOT.glob("workflows/*.yaml")) + sorted(ROOT.glob("configs/*/*.
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_shipped_configs_load_with_strict_types(path: Path) -> None:
     from materials_ai.campaign.config import load_workflow
-    from materials_ai.campaign.generative import load_generative_workflow
     from materials_ai.compute import ComputeConfig
     from materials_ai.surrogates.jobs import load_train_config
 
     data = read_yaml_file(path)
     assert data == yaml.safe_load(path.read_text())  # the YAML 1.2 floats change nothing
     if path.parent.name == "workflows":
-        if data.get("kind") == "generative":
-            load_generative_workflow(path)
-        else:
-            load_workflow(path)
+        load_workflow(path)
     elif path.parent.name == "surrogate":
         load_train_config(path)
     else:

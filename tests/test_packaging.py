@@ -3,6 +3,8 @@ Makefile installs through the constraints file, and the version is reported."""
 
 from __future__ import annotations
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -87,7 +89,7 @@ def test_requires_python_and_classifiers_agree() -> None:
 
 def test_constraints_pin_the_tested_stack() -> None:
     pins = _constraints()
-    assert pins["torch"] == "2.13.0"  # the CPU wheel on disk; see docs/python_versions.md
+    assert pins["torch"] == "2.13.0"  # the CPU wheel on disk; see docs/installation.md
     assert pins["mlflow"] == "3.17.2"
     assert pins["mace-torch"] == "0.3.16"
     assert pins["chgnet"] == "0.4.2"
@@ -145,3 +147,146 @@ def test_version_commands(command: list[str]) -> None:
     expected = version("materials-ai")
     assert done.stdout.strip() == f"materials-ai {expected}"
     assert expected == materials_ai.__version__ == _project()["version"]
+
+
+# -- optional features (extras) ----------------------------------------------------------
+
+#: Extra -> the distributions it must bring; none of them is a core dependency.
+FEATURE_EXTRAS = {
+    "molecules": {"rdkit", "tblite", "pyscf"},
+    "mace": {"mace-torch"},
+    "hpc": {"dask-jobqueue"},
+    "dft": {"gpaw"},
+}
+#: The optional packages' top-level modules, blocked to imitate an install without extras.
+OPTIONAL_MODULES = ("rdkit", "mace", "e3nn", "dask_jobqueue", "pyscf", "tblite", "selfies", "gpaw")
+
+
+def test_optional_packages_are_in_feature_extras() -> None:
+    project = _project()
+    core = {Requirement(d).name for d in project["dependencies"]}
+    extras = project["optional-dependencies"]
+    for extra, names in FEATURE_EXTRAS.items():
+        assert names <= {Requirement(r).name for r in extras[extra]}, extra
+        assert not names & core, f"{names & core} must not be core dependencies"
+    # CI installs `.[dev]`: it must pull every feature whose tests run there.
+    (self_ref,) = [Requirement(r) for r in extras["dev"] if r.startswith("materials-ai")]
+    assert {"molecules", "mace", "hpc"} <= self_ref.extras
+
+
+#: Core modules that use an optional package inside functions (fast to import; the AST
+#: test below covers every module).
+_USERS = ("materials_ai.data.records", "materials_ai.compute.jobqueue")
+
+_WITHOUT_EXTRAS = f"""
+import importlib, json, sys
+for name in {OPTIONAL_MODULES!r}:
+    sys.modules[name] = None  # `import name` now fails like a missing package
+for module in {_USERS!r}:
+    importlib.import_module(module)
+from materials_ai.data.records import Molecule
+from materials_ai.extras import MissingExtraError
+try:
+    Molecule.from_smiles("CCO")
+    message = None
+except MissingExtraError as exc:
+    message = str(exc)
+print(json.dumps(message))
+"""
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Top-level packages a module imports at import time (not in functions, not under
+    ``if TYPE_CHECKING``)."""
+    found: set[str] = set()
+
+    def visit(nodes: list[ast.stmt]) -> None:
+        for node in nodes:
+            if isinstance(node, ast.Import):
+                found.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+                visit(node.body + node.orelse)
+            elif isinstance(node, ast.Try):
+                visit(node.body)
+
+    visit(ast.parse(path.read_text()).body)
+    return found
+
+
+def test_core_modules_import_no_optional_package_at_import_time() -> None:
+    package = ROOT / "materials_ai"
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_module_level_imports(path) & set(OPTIONAL_MODULES))
+        for path in package.rglob("*.py")
+        if "molecules" not in path.relative_to(package).parts  # the extra's own branch
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_core_imports_without_the_optional_packages() -> None:
+    """The core modules that use RDKit, MACE or dask-jobqueue import without them, and a
+    feature that needs one names the extra to install."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_EXTRAS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == (
+        "SMILES input (RDKit) needs rdkit, which is not installed: "
+        "pip install 'materials-ai[molecules]'"
+    )
+
+
+def test_cli_help_without_the_optional_packages() -> None:
+    code = (
+        f"import sys\nfor name in {OPTIONAL_MODULES!r}:\n    sys.modules[name] = None\n"
+        "sys.argv = ['materials-ai', '--help']\n"
+        "from materials_ai.cli.app import main\nmain()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "campaign" in done.stdout
+
+
+def test_python_m_materials_ai_help() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "materials_ai", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Usage:" in done.stdout and "campaign" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "extra"),
+    [("mace", "mace"), ("dask_jobqueue", "hpc"), ("tblite", "molecules"), ("gpaw", "dft")],
+)
+def test_missing_optional_package_names_its_extra(
+    module: str, extra: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+
+    from materials_ai.errors import MaterialsAIError
+    from materials_ai.extras import MissingExtraError, requires_extra
+
+    monkeypatch.setitem(sys.modules, module, None)  # imitate a missing package
+    expected = rf"pip install 'materials-ai\[{extra}\]'"
+    with pytest.raises(MissingExtraError, match=expected) as info, requires_extra("This feature"):
+        importlib.import_module(f"{module}.sub")
+    assert info.value.extra == extra
+    assert isinstance(info.value, MaterialsAIError) and isinstance(info.value, ImportError)
+    # Any other missing module is not turned into an extra's message.
+    monkeypatch.setitem(sys.modules, "not_an_extra_pkg", None)
+    with pytest.raises(ModuleNotFoundError) as other, requires_extra("This feature"):
+        importlib.import_module("not_an_extra_pkg")
+    assert not isinstance(other.value, MissingExtraError)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import subprocess
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from materials_ai.errors import MaterialsAIError
 from materials_ai.tracking import (
+    DatasetInfo,
     InMemoryTracker,
     MlflowTracker,
     NullTracker,
@@ -21,6 +23,7 @@ from materials_ai.tracking import (
     TrackingConfig,
     default_tracking_uri,
     flatten_params,
+    local_artifact_path,
     make_tracker,
 )
 
@@ -39,16 +42,36 @@ FLAT = {
 def test_flatten_params_dotted_keys_and_strings() -> None:
     assert flatten_params(PARAMS) == FLAT
     assert flatten_params({"a": {"b": {"c": None}}, "empty": {}}) == {
-        "a.b.c": "None",
+        "a.b.c": "null",
         "empty": "{}",
     }
 
 
-def test_default_tracking_uri_is_absolute_sqlite(tmp_path: Path, monkeypatch) -> None:
+def test_default_tracking_uri_is_the_project_store(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
-    assert default_tracking_uri(Path("runs/r1")) == (
-        f"sqlite:///{tmp_path.resolve()}/runs/r1/mlflow.db"
+    # Every run directory of runs/ shares runs/mlflow.db (absolute, whatever the cwd).
+    assert default_tracking_uri(Path("runs/r1")) == f"sqlite:///{tmp_path.resolve()}/runs/mlflow.db"
+    assert default_tracking_uri(Path("runs/r2")) == default_tracking_uri(Path("runs/r1"))
+    # A run directory with its own store (an older version's layout) keeps it.
+    (tmp_path / "runs" / "old").mkdir(parents=True)
+    (tmp_path / "runs" / "old" / "mlflow.db").write_bytes(b"")
+    assert default_tracking_uri(Path("runs/old")) == (
+        f"sqlite:///{tmp_path.resolve()}/runs/old/mlflow.db"
     )
+
+
+def test_tracking_uri_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run_dir = tmp_path / "runs" / "a"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    assert TrackingConfig().resolved_uri(run_dir) == default_tracking_uri(run_dir)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:////env/m.db")
+    assert TrackingConfig().resolved_uri(run_dir) == "sqlite:////env/m.db"
+    tracker = make_tracker(TrackingConfig(), run_dir)
+    assert isinstance(tracker, MlflowTracker) and tracker.tracking_uri == "sqlite:////env/m.db"
+    # The workflow's own setting wins over the environment.
+    explicit = TrackingConfig(tracking_uri="http://mlflow.example:5000")
+    assert explicit.resolved_uri(run_dir) == "http://mlflow.example:5000"
+    assert TrackingConfig(backend="none").resolved_uri(run_dir) is None
 
 
 def test_tracking_config_forbids_unknown_keys() -> None:
@@ -56,7 +79,8 @@ def test_tracking_config_forbids_unknown_keys() -> None:
         TrackingConfig.model_validate({"tracking_url": "sqlite:///x.db"})
 
 
-def test_make_tracker(tmp_path: Path) -> None:
+def test_make_tracker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     assert isinstance(make_tracker(None, tmp_path), NullTracker)
     assert isinstance(make_tracker(TrackingConfig(backend="none"), tmp_path), NullTracker)
     tracker = make_tracker(TrackingConfig(experiment="e1"), tmp_path)
@@ -66,7 +90,7 @@ def test_make_tracker(tmp_path: Path) -> None:
     explicit = make_tracker(TrackingConfig(tracking_uri="sqlite:////data/m.db"), tmp_path)
     assert isinstance(explicit, MlflowTracker)
     assert explicit.tracking_uri == "sqlite:////data/m.db"
-    assert not (tmp_path / "mlflow.db").exists()  # nothing opened until start_run
+    assert not (tmp_path.parent / "mlflow.db").exists()  # nothing opened until start_run
 
 
 def test_import_does_not_load_mlflow() -> None:
@@ -103,7 +127,9 @@ def test_in_memory_tracker_records(tmp_path: Path) -> None:
         tracker.log_metrics({"loss": 2.0, "mae_ev": 0.5}, step=0)
         tracker.log_metrics({"loss": 1.0}, step=1)
         tracker.log_artifact(artifact, artifact_path="reports")
+        tracker.log_dataset(DatasetInfo("tiny", str(artifact), "ab12", rows=1))
     run = tracker.runs["run-0"]
+    assert [(d.name, d.rows, d.context) for d in run.datasets] == [("tiny", 1, "pool")]
     assert tracker.run_id is None
     assert run.status == "FINISHED"
     assert run.name == "train" and run.tags == {"goal": "gap"}
@@ -151,8 +177,8 @@ def test_in_memory_tracker_misuse() -> None:
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A run directory whose SQLite store is shared by the module's tests (~5 s to create)."""
-    yield tmp_path_factory.mktemp("mlflow-run")
+    """A run directory whose project store is shared by the module's tests (~5 s to create)."""
+    yield tmp_path_factory.mktemp("mlflow-project") / "run"
 
 
 @pytest.fixture(scope="module")
@@ -169,7 +195,7 @@ def test_mlflow_tracker_logs_and_reads_back(store: Path, reader, tmp_path: Path)
     report_dir.mkdir()
     (report_dir / "index.html").write_text("<html></html>")
 
-    tracker = make_tracker(TrackingConfig(experiment="test-log"), store)
+    tracker = MlflowTracker(default_tracking_uri(store), "test-log")
     assert isinstance(tracker, MlflowTracker)
     with tracker:
         tracker.start_run("train", tags={"goal": "band-gap"})
@@ -198,12 +224,45 @@ def test_mlflow_tracker_logs_and_reads_back(store: Path, reader, tmp_path: Path)
         (2, 1.5),
     ]
     assert [m.step for m in reader.get_metric_history(run_id, "mae_ev")] == [0, 1, 2]
-    assert [f.path for f in reader.list_artifacts(run_id)] == ["ranked.csv", "report"]
-    assert [f.path for f in reader.list_artifacts(run_id, "report")] == ["report/index.html"]
-    # Artifacts live beside the database, not in the current directory's ./mlruns.
+    # Artifacts live in mlartifacts/ beside the database, under MLflow's proxied root (no
+    # absolute path in the store), where `mlflow ui` started in that folder serves them.
     experiment = reader.get_experiment(run.info.experiment_id)
-    assert experiment.artifact_location == (store.resolve() / "mlartifacts").as_uri()
-    assert (store / "mlartifacts").is_dir()
+    assert experiment.artifact_location == "mlflow-artifacts:/test-log"
+    root = local_artifact_path(run.info.artifact_uri, default_tracking_uri(store))
+    assert root == store.parent / "mlartifacts" / "test-log" / run_id / "artifacts"
+    assert sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()) == [
+        "ranked.csv",
+        "report/index.html",
+    ]
+    assert (root / "ranked.csv").read_text() == artifact.read_text()
+
+
+def test_mlflow_tracker_logs_a_dataset_input(store: Path, reader, tmp_path: Path) -> None:
+    data_file = tmp_path / "table.csv.gz"
+    info = DatasetInfo(
+        name="castelli_perovskites",
+        source=str(data_file),
+        digest="ab" * 32,
+        rows=600,
+        targets={"band_gap": "eV", "heat_of_formation": "eV/atom"},
+        tags={"level_of_theory": "GPAW GLLB-SC"},
+    )
+    with MlflowTracker(default_tracking_uri(store), "test-dataset") as tracker:
+        tracker.start_run("campaign")
+        run_id = tracker.run_id
+        tracker.log_dataset(info)
+    (used,) = reader.get_run(run_id).inputs.dataset_inputs
+    assert used.dataset.name == "castelli_perovskites"
+    assert used.dataset.digest == ("ab" * 32)[:36]
+    assert used.dataset.source_type == "local"
+    assert json.loads(used.dataset.source) == {"uri": str(data_file.resolve())}
+    assert json.loads(used.dataset.profile)["num_rows"] == 600
+    columns = json.loads(used.dataset.schema)["mlflow_colspec"]
+    assert [c["name"] for c in columns] == ["band_gap", "heat_of_formation"]
+    assert {t.key: t.value for t in used.tags} == {
+        "mlflow.data.context": "pool",
+        "level_of_theory": "GPAW GLLB-SC",
+    }
 
 
 def test_mlflow_tracker_resumes_run_by_id(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-#: Strategies the selector knows:
+#: The built-in strategies (names in :data:`materials_ai.acquisition.strategies.STRATEGIES`):
 #:
 #: ``random``       uniform over the unlabelled pool (ignores the surrogate)
 #: ``greedy``       highest posterior-mean desirability (BoTorch ``qSimpleRegret``)
@@ -16,7 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 #: ``constrained``  probability that every criterion holds (BoTorch
 #:                  ``LogProbabilityOfFeasibility`` on the Gaussian predictive marginals)
 #: ``qnehvi``       BoTorch ``qLogNoisyExpectedHypervolumeImprovement`` over ``objectives``
-Strategy = Literal["random", "greedy", "qucb", "qlogei", "thompson", "constrained", "qnehvi"]
+#:
+#: More are added by registering them (see :mod:`materials_ai.acquisition.strategies`).
+Strategy = str
 
 
 class ParetoObjective(BaseModel):
@@ -50,7 +52,7 @@ class AcquisitionConfig(BaseModel):
     """How a batch is chosen from the unlabelled pool.
 
     Attributes:
-        strategy: One of :data:`Strategy`.
+        strategy: A registered strategy name (:data:`Strategy`).
         beta: Exploration weight of ``qucb`` (BoTorch's ``beta``).
         best_f: Reference of ``qlogei``: ``"threshold"`` measures improvement over
             desirability 0 (the edge of "satisfies every criterion"), so that each new
@@ -74,6 +76,17 @@ class AcquisitionConfig(BaseModel):
     objectives: list[ParetoObjective] = Field(default_factory=list)
     qnehvi_shortlist: int = Field(500, ge=1)
     max_batch_size: int = Field(4096, ge=1)
+
+    @field_validator("strategy")
+    @classmethod
+    def _registered_strategy(cls, value: str) -> str:
+        from materials_ai.acquisition.strategies import STRATEGIES
+
+        if value not in STRATEGIES:
+            raise ValueError(
+                f"unknown acquisition strategy {value!r}; known: {', '.join(STRATEGIES.names())}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _objectives_for_qnehvi(self) -> AcquisitionConfig:

@@ -6,19 +6,23 @@ whose input is a candidate's pool index. Batch strategies that BoTorch condition
 pending points (qUCB, qLogEI, qLogNEHVI) are built sequentially with
 ``optimize_acqf_discrete``; Thompson sampling draws one ensemble member per pick
 (``MaxPosteriorSampling`` without replacement); ``greedy`` and ``constrained`` rank single
-candidates. A chemical-system cap (``max_per_chemsys``) then keeps a batch diverse.
+candidates. Strategies are looked up by name in
+:data:`~materials_ai.acquisition.strategies.STRATEGIES`. A chemical-system cap
+(``max_per_chemsys``) then keeps a batch diverse.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from materials_ai.acquisition.builders import mc_objective, pareto_objective
 from materials_ai.acquisition.config import AcquisitionConfig
 from materials_ai.acquisition.objective import DesirabilityObjective
+from materials_ai.acquisition.strategies import STRATEGIES
 from materials_ai.errors import AcquisitionError
 
 if TYPE_CHECKING:
@@ -44,100 +48,6 @@ class BatchSelection:
     pick_values: np.ndarray
     candidate_values: np.ndarray
     strategy: str
-
-
-def _mc_objective(objective: DesirabilityObjective):  # type: ignore[no-untyped-def]
-    from botorch.acquisition.objective import GenericMCObjective
-
-    def desirability(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
-        return objective.torch_desirability(samples)
-
-    return GenericMCObjective(desirability)
-
-
-def _pareto_objective(config: AcquisitionConfig, target_names: tuple[str, ...]):  # type: ignore[no-untyped-def]
-    from botorch.acquisition.multi_objective.objective import GenericMCMultiOutputObjective
-
-    unknown = [o.target for o in config.objectives if o.target not in target_names]
-    if unknown:
-        raise AcquisitionError(f"qnehvi objectives use unknown target(s) {unknown}")
-    columns = [target_names.index(o.target) for o in config.objectives]
-
-    def values(samples: torch.Tensor, X: torch.Tensor | None = None) -> torch.Tensor:
-        out = []
-        for spec, j in zip(config.objectives, columns, strict=True):
-            y = samples[..., j]
-            if spec.goal == "maximize":
-                out.append(y)
-            elif spec.goal == "minimize":
-                out.append(-y)
-            else:
-                out.append(-(y - float(spec.value)).abs())  # type: ignore[arg-type]
-        return torch.stack(out, dim=-1)
-
-    reference = torch.tensor([o.reference for o in config.objectives], dtype=torch.float64)
-    return GenericMCMultiOutputObjective(values), reference
-
-
-def _make_acquisition(
-    model: Any,
-    objective: DesirabilityObjective,
-    config: AcquisitionConfig,
-    observed_desirability: np.ndarray,
-    observed_indices: np.ndarray,
-) -> AcquisitionFunction:
-    from botorch.acquisition import (
-        qLogExpectedImprovement,
-        qSimpleRegret,
-        qUpperConfidenceBound,
-    )
-    from botorch.acquisition.analytic import LogProbabilityOfFeasibility
-
-    from materials_ai.acquisition.model import EnsembleMemberSampler
-
-    sampler = EnsembleMemberSampler(model.ensemble_size)
-    if config.strategy in ("greedy", "thompson"):
-        return qSimpleRegret(model, sampler=sampler, objective=_mc_objective(objective))
-    if config.strategy == "qucb":
-        return qUpperConfidenceBound(
-            model, beta=config.beta, sampler=sampler, objective=_mc_objective(objective)
-        )
-    if config.strategy == "qlogei":
-        finite = observed_desirability[np.isfinite(observed_desirability)]
-        best_f = float(finite.max()) if config.best_f == "incumbent" and finite.size else 0.0
-        return qLogExpectedImprovement(
-            model, best_f=best_f, sampler=sampler, objective=_mc_objective(objective)
-        )
-    if config.strategy == "constrained":
-        bounds: dict[int, tuple[float | None, float | None]] = {}
-        for criterion, column in zip(objective.config.criteria, objective.columns, strict=True):
-            if column in bounds:
-                low, high = bounds[column]
-                low = criterion.min if low is None else max(low, criterion.min or low)
-                high = criterion.max if high is None else min(high, criterion.max or high)
-                bounds[column] = (low, high)
-            else:
-                bounds[column] = (criterion.min, criterion.max)
-        return LogProbabilityOfFeasibility(model, constraints=bounds)
-    if config.strategy == "qnehvi":
-        from botorch.acquisition.multi_objective.logei import (
-            qLogNoisyExpectedHypervolumeImprovement,
-        )
-
-        mo_objective, reference = _pareto_objective(config, objective.target_names)
-        if observed_indices.size == 0:
-            raise AcquisitionError("qnehvi needs labelled candidates as its baseline")
-        baseline = torch.as_tensor(observed_indices, dtype=torch.float64).unsqueeze(-1)
-        return qLogNoisyExpectedHypervolumeImprovement(
-            model,
-            ref_point=reference.tolist(),
-            X_baseline=baseline,
-            sampler=sampler,
-            objective=mo_objective,
-            prune_baseline=True,
-            cache_root=False,
-        )
-    raise AcquisitionError(f"unknown acquisition strategy {config.strategy!r}")
 
 
 def _single_point_values(
@@ -200,7 +110,7 @@ def _pareto_shortlist(
     """
     from botorch.utils.multi_objective.pareto import is_non_dominated
 
-    mo_objective, _ = _pareto_objective(config, objective.target_names)
+    mo_objective, _ = pareto_objective(config, objective.target_names)
     means = torch.as_tensor(samples[:, available], dtype=torch.float64).mean(dim=0)
     values = mo_objective(means.unsqueeze(0))[0]  # n x m
     remaining = torch.arange(len(available))
@@ -255,10 +165,16 @@ def select_batch(
         raise AcquisitionError(f"available indices must lie in [0, {n}); got out-of-range ones")
     q = min(q, available.size)
     candidate_values = np.full(n, np.nan)
-    if config.strategy == "random":
+    if config.strategy not in STRATEGIES:
+        raise AcquisitionError(
+            f"unknown acquisition strategy {config.strategy!r}; known: "
+            + ", ".join(STRATEGIES.names())
+        )
+    strategy = STRATEGIES.get(config.strategy)
+    if strategy.batch == "random" or strategy.build is None:
         rng = np.random.default_rng(seed)
         picks = rng.choice(available, size=q, replace=False)
-        return BatchSelection(picks, np.full(q, np.nan), candidate_values, "random")
+        return BatchSelection(picks, np.full(q, np.nan), candidate_values, config.strategy)
 
     from materials_ai.acquisition.model import PoolEnsembleModel
 
@@ -271,10 +187,10 @@ def select_batch(
         np.zeros(0, np.int64) if observed_indices is None else np.asarray(observed_indices)
     )
     model = PoolEnsembleModel(torch.as_tensor(samples, dtype=torch.float64))
-    if config.strategy == "qnehvi" and available.size > config.qnehvi_shortlist:
+    if strategy.pareto_shortlist and available.size > config.qnehvi_shortlist:
         available = _pareto_shortlist(samples, config, objective, available)
         q = min(q, available.size)
-    acq = _make_acquisition(model, objective, config, observed, observed_idx)
+    acq = strategy.build(model, objective, config, observed, observed_idx)
     choices = torch.as_tensor(available, dtype=torch.float64).unsqueeze(-1)
     single = _single_point_values(acq, choices, config.max_batch_size).numpy()
     candidate_values[available] = single
@@ -282,14 +198,14 @@ def select_batch(
     cap = config.max_per_chemsys
     n_ordered = q if cap is None or groups is None else min(available.size, 3 * q)
 
-    if config.strategy in ("greedy", "constrained"):
+    if strategy.batch == "ranked":
         ordered, values = best_first, single[best_first]
-    elif config.strategy == "thompson":
+    elif strategy.batch == "thompson":
         from botorch.generation.sampling import MaxPosteriorSampling
 
         with torch.random.fork_rng():
             torch.manual_seed(seed)
-            sampler = MaxPosteriorSampling(model, _mc_objective(objective), replacement=False)
+            sampler = MaxPosteriorSampling(model, mc_objective(objective), replacement=False)
             with torch.no_grad():
                 drawn = sampler(choices, num_samples=n_ordered)
         # Without replacement, BoTorch lists the picks of later draws first (it

@@ -23,6 +23,7 @@ from pydantic import (
 
 from materials_ai.acquisition.config import AcquisitionConfig
 from materials_ai.acquisition.objective import ObjectiveConfig
+from materials_ai.campaign.pool_prescreen import PrescreenConfig
 from materials_ai.compute import ComputeConfig
 from materials_ai.config_errors import load_yaml, read_yaml_file, validate_config
 from materials_ai.errors import ConfigError
@@ -56,11 +57,11 @@ class DataConfig(BaseModel):
     @field_validator("screens")
     @classmethod
     def _known_screens(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        from materials_ai.campaign.pool_screens import POOL_SCREENS
+        from materials_ai.candidates.screening import SCREENS
 
-        unknown = [n for n in value if n not in POOL_SCREENS]
+        unknown = [n for n in value if n not in SCREENS]
         if unknown:
-            raise ValueError(f"unknown pool screen(s) {unknown}; known: {sorted(POOL_SCREENS)}")
+            raise ValueError(f"unknown pool screen(s) {unknown}; known: {list(SCREENS.names())}")
         return value
 
 
@@ -110,6 +111,8 @@ class GeneratedPoolConfig(BaseModel):
         generate: A :class:`~materials_ai.candidates.config.PoolConfig` (``seed``,
             ``generators``, ``screens``, ``known_datasets``, ...), checked when the
             workflow is read.
+        prescreen: Keep only candidates a pretrained surrogate predicts to meet some
+            criteria (:mod:`materials_ai.campaign.pool_prescreen`); None: keep all.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,6 +120,7 @@ class GeneratedPoolConfig(BaseModel):
     kind: Literal["generated"]
     labelled: ClassVar[bool] = False
     generate: dict[str, Any] = Field(default_factory=dict)
+    prescreen: PrescreenConfig | None = None
 
     @field_validator("generate")
     @classmethod

@@ -32,12 +32,26 @@ logger = logging.getLogger(__name__)
 def campaign_status(run_dir: str | Path) -> dict[str, Any]:
     """Summarise a campaign without loading data or models (and without its lock).
 
+    Selection rounds are counted as the user asked for them: ``--iterations 3`` is reported
+    as 3 rounds done once finished (the internal ``iteration`` counts the seed batch as 0
+    and the final collect-and-rank step as one past the last round).
+
     Returns:
-        Keys ``name, campaign_id, iteration, iterations, completed, done, oracle_calls,
-        pending, targets, metrics, observations_by_fidelity, owner, queued``: ``owner``
-        describes the running process that owns the run (None: not running); ``queued``
-        counts lab observations waiting in its inbox.
+        A JSON-ready dict (``materials-ai campaign status --json`` prints it) with keys:
+        ``name``, ``campaign_id``; ``phase`` (``seed``, ``round``, ``final`` or ``done``);
+        ``round`` (the selection round in progress, None outside rounds);
+        ``rounds_done`` and ``rounds_total`` (selection rounds completed / asked for);
+        ``iteration`` and ``iterations`` (internal iteration, and ``rounds_total`` again
+        under its workflow name ``loop.iterations``); ``completed`` (stages of the current
+        iteration already done, comma-separated); ``done``; ``oracle_calls``; ``pending``
+        (validations submitted, not yet collected); ``targets`` (target names);
+        ``metrics`` (one dict per recorded iteration, with ``round``: its round number or
+        ``final``); ``observations_by_fidelity``; ``owner`` (the running process that owns
+        the run, None when not running); ``queued`` (lab observations waiting in its
+        inbox).
     """
+    from materials_ai.campaign.summary import rounds_done
+
     rundir = RunDirectory(run_dir)
     state = rundir.read_state()
     config = rundir.read_workflow(state)
@@ -46,9 +60,23 @@ def campaign_status(run_dir: str | Path) -> dict[str, Any]:
         fidelity = str(record.observation.get("fidelity", ""))
         by_fidelity[fidelity] = by_fidelity.get(fidelity, 0) + 1
     owner = rundir.owner()
+    final = state.iteration == state.final_iteration
+    phase = (
+        "done" if state.done else "final" if final else "seed" if state.iteration == 0 else "round"
+    )
+    metrics = []
+    for row in state.metrics:
+        final_row = (
+            state.final_iteration is not None and int(row["iteration"]) >= state.final_iteration
+        )
+        metrics.append({"round": "final" if final_row else int(row["iteration"]), **row})
     return {
         "name": config.name,
         "campaign_id": state.campaign_id,
+        "phase": phase,
+        "round": state.iteration if phase == "round" else None,
+        "rounds_done": rounds_done(state),
+        "rounds_total": config.loop.iterations,
         "iteration": state.iteration,
         "iterations": config.loop.iterations,
         "completed": ", ".join(s.value for s in state.completed),
@@ -56,7 +84,7 @@ def campaign_status(run_dir: str | Path) -> dict[str, Any]:
         "oracle_calls": state.oracle_calls,
         "pending": len(state.pending),
         "targets": list(config.targets),
-        "metrics": state.metrics,
+        "metrics": metrics,
         "observations_by_fidelity": by_fidelity,
         "owner": owner.describe() if owner is not None else None,
         "queued": len(rundir.queued_observations(state)),

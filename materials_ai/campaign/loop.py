@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from materials_ai.acquisition.objective import DesirabilityObjective
-from materials_ai.campaign import display, record, stages
+from materials_ai.campaign import display, interrupt, record
 from materials_ai.campaign.config import WorkflowConfig
 from materials_ai.campaign.oracle_plans import ORACLE_PLANS, ValidationPlan
 from materials_ai.campaign.rounds import set_total_rounds
@@ -77,6 +77,10 @@ class Campaign:
         tracker: Experiment tracker (default: built from ``config.tracking``).
         progress: Show progress bars and per-iteration lines on the console.
         rundir: The run directory object (default: one for ``run_dir``).
+        surrogate: Used instead of the one ``config.surrogate`` builds or a resume
+            loads (e.g. :class:`materials_ai.testing.fakes.FixedSurrogate`).
+        oracle: Used instead of the one ``config.oracle`` builds; pending tickets are
+            resubmitted to it (e.g. :class:`materials_ai.testing.fakes.TableOracle`).
     """
 
     def __init__(
@@ -89,13 +93,15 @@ class Campaign:
         tracker: Tracker | None = None,
         progress: bool = False,
         rundir: RunDirectory | None = None,
+        surrogate: PoolSurrogate[Any] | None = None,
+        oracle: Oracle | None = None,
     ) -> None:
+        self._given_surrogate, self._given_oracle = surrogate, oracle
         self.config = config
         self.run_dir = Path(run_dir)
         self.rundir = rundir if rundir is not None else RunDirectory(self.run_dir)
         self.state = state
-        #: Set by :meth:`resume` when there is nothing to run (why); :meth:`run` then
-        #: returns at once.
+        #: Why there is nothing to run (set by :meth:`resume`; :meth:`run` then returns).
         self.idle_reason: str | None = None
         self.progress = progress
         self._executor = executor
@@ -104,6 +110,8 @@ class Campaign:
         self.objective = DesirabilityObjective(config.objective, config.targets)
         self.plan: ValidationPlan = ORACLE_PLANS.get(config.oracle.kind)(config, self.objective)
         self._prepared = False
+        #: The stage running now (None between stages); a stopped run names it.
+        self.running_stage: Stage | None = None
         #: Seconds of each stage run since the last RECORD stage.
         self.stage_seconds: dict[str, float] = {}
         # Filled by _prepare():
@@ -134,7 +142,8 @@ class Campaign:
             run_dir: The run directory (created).
             clear_old_outputs: Delete outputs another campaign left in ``run_dir``
                 (``final/``, ``iterations/``, models, journals) instead of refusing.
-            **kwargs: Passed to the constructor (executor, tracker, progress).
+            **kwargs: Passed to the constructor (executor, tracker, progress,
+                surrogate, oracle).
 
         Raises:
             CampaignError: If ``run_dir`` already holds a campaign (resume it instead).
@@ -158,7 +167,8 @@ class Campaign:
                 campaign has chosen reopens a finished campaign; fewer (or as many, once
                 finished) leaves it as it is (:attr:`idle_reason` says so and :meth:`run`
                 does nothing).
-            **kwargs: Passed to the constructor (executor, tracker, progress).
+            **kwargs: Passed to the constructor (executor, tracker, progress,
+                surrogate, oracle).
 
         Raises:
             CampaignError: If the directory holds no campaign, or its workflow file was
@@ -177,9 +187,8 @@ class Campaign:
         idle = None
         if iterations is not None:
             state, idle = set_total_rounds(rundir, iterations, configured=stored.loop.iterations)
-        config = stored
-        if state.iterations is not None:
-            config = stored.with_overrides(**{"loop.iterations": state.iterations})
+        total = {} if state.iterations is None else {"loop.iterations": state.iterations}
+        config = stored.with_overrides(**total) if total else stored
         campaign = cls(config, rundir.path, state, rundir=rundir, **kwargs)
         campaign.idle_reason = idle
         return campaign
@@ -227,27 +236,33 @@ class Campaign:
         self.target_units = source.target_units
         # Builds the oracle and re-registers pending tickets (a resumed campaign).
         self.oracle = self.plan.build(dataset, self.run_dir, lambda: self.executor, self.state)
+        if self._given_oracle is not None:
+            self.oracle = self._given_oracle
+            self.oracle.resubmit(self.state.pending_tickets())
         self.targets_total = self.plan.targets_total
         # The surrogate kind decides what the pool becomes (graphs, a feature table);
         # the loop only passes it back to the same surrogate (surrogates/kinds.py).
-        self.surrogate = build_surrogate(
+        self.surrogate = self._given_surrogate or build_surrogate(
             self.config.surrogate,
             self.config.targets,
             [self.target_units.get(t, "") for t in self.config.targets],
         )
         self.features = self.surrogate.featurize_pool(self.pool, source=source.source_key)
-        if self.state.model_dir:
+        if self.state.model_dir and self._given_surrogate is None:
             self.surrogate = load_surrogate(self.run_dir / self.state.model_dir)
         self._prepared = True
 
     # -- the stage machine ------------------------------------------------------------
 
-    def stages_of(self, iteration: int) -> tuple[Stage, ...]:
-        """The stages iteration ``iteration`` runs."""
+    def stages_of(self, iteration: int, final: bool | None = None) -> tuple[Stage, ...]:
+        """The stages iteration ``iteration`` runs (``final``: whether it is the final
+        iteration; default: whether the state says so)."""
         uses_model = self.config.acquisition.strategy != "random"
+        if final is None:
+            final = iteration == self.state.final_iteration
         if iteration == 0:
             return (Stage.SEED,)
-        if iteration == self.state.final_iteration:
+        if final:
             if self.config.loop.final_retrain and uses_model:
                 return (Stage.COLLECT, Stage.TRAIN, Stage.SCORE, Stage.RECORD)
             return (Stage.COLLECT, Stage.RECORD)
@@ -301,25 +316,33 @@ class Campaign:
 
     def _run_stages(self, after_stage: StageHook | None, max_stages: int | None) -> None:
         stages_run = 0
-        bar = display.progress_bar(
+        bar = display.campaign_progress(
             self.config.name,
-            self.config.loop.iterations + 2,
-            self.state.iteration,
+            self.state,
+            self.stages_of,
+            rounds_total=self.config.loop.iterations,
+            batch_size=self.config.loop.batch_size,
+            max_oracle_calls=self.config.loop.max_oracle_calls,
             enabled=self.progress,
         )
         try:
-            with bar as advance:
+            with bar as shown:
                 while not self.state.done:
                     if max_stages is not None and stages_run >= max_stages:
                         break
                     stage = self._next_stage()
                     iteration = self.state.iteration
+                    self.running_stage = stage
+                    shown.stage_started(self.state, stage)
                     started = time.perf_counter()
                     STAGE_WORK[stage](self)
-                    self.stage_seconds[stage.value] = time.perf_counter() - started
-                    self._complete(stage)
+                    seconds = time.perf_counter() - started
+                    self.stage_seconds[stage.value] = seconds
+                    with interrupt.deferred():  # a stop signal waits for the state file
+                        self._complete(stage)
+                        self.running_stage = None
                     stages_run += 1
-                    advance(self.state)
+                    shown.stage_finished(self.state, stage, seconds)
                     if after_stage is not None:
                         after_stage(iteration, stage)
         finally:
@@ -354,42 +377,21 @@ class Campaign:
         """Whether the current iteration is the campaign's final one."""
         return self.state.iteration == self.state.final_iteration
 
-    # -- stage helpers (the stages themselves are in campaign/stages.py) ---------------
-
-    def _training_data(self) -> tuple[np.ndarray, np.ndarray]:
-        """Pool indices and labels (`m x t`, NaN: unobserved) of the observed candidates."""
-        return stages.training_data(self)
+    # -- results, tracking and summary (the stages are in campaign/stages.py) ----------
 
     def targets_found(self) -> int:
         """Validated candidates that meet every criterion."""
         observed = self.plan.observed_values(self.state.observations)
         return record.count_found(observed, self.objective, self.config.targets)
 
-    # -- tracking and summary ---------------------------------------------------------
-
     def _start_tracking(self) -> None:
-        tracker = self.tracker
-        if self.state.tracking_run_id is not None:
-            tracker.start_run(self.config.name, run_id=self.state.tracking_run_id)
-            return
-        tracker.start_run(
-            self.config.name,
-            tags={
-                "workflow": self.config.name,
-                "dataset": self.config.pool_label,
-                "run_dir": str(self.run_dir.resolve()),
-            },
-        )
-        tracker.log_params(self.config.model_dump(mode="json"))
-        self.state.tracking_run_id = tracker.run_id
-        self.rundir.write_state(self.state)
+        from materials_ai.campaign.tracking_setup import start_tracking
+
+        start_tracking(self)  # MLflow run (reattached on resume), params, pool dataset
 
     def summary(self) -> CampaignSummary:
         """Where the campaign stands."""
+        found, total = self.targets_found(), self.targets_total
         return summarize(
-            self.config,
-            self.run_dir,
-            self.state,
-            targets_found=self.targets_found(),
-            targets_total=self.targets_total,
+            self.config, self.run_dir, self.state, targets_found=found, targets_total=total
         )

@@ -3,46 +3,35 @@
 A workflow may remove candidates from its pool by rule, before any label is seen, e.g.
 ``data: {dataset: qm9, screens: [pfas_free]}`` keeps only molecules that are not PFAS
 under the OECD (2021) definition. Screens follow the candidate-screen protocol of
-:mod:`materials_ai.candidates.screens` (``apply(candidates) -> ScreenOutcome``); removed
+:mod:`materials_ai.candidates.screens` (``apply(candidates) -> ScreenOutcome``) and are named in its
+registry :data:`~materials_ai.candidates.screening.SCREENS`; removed
 rows are written with their reasons to ``screened_out.csv`` in the run directory, and the
 replay oracle only knows the rows that remain.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from materials_ai.data.records import MaterialsDataset
-from materials_ai.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 SCREENED_FILE = "screened_out.csv"
 
-#: Screen name -> ``"module:Class"`` (constructed without arguments).
-POOL_SCREENS: dict[str, str] = {
-    "pfas_free": "materials_ai.molecules.pfas:PFASScreen",
-}
-
 
 def make_pool_screen(name: str) -> Any:
-    """Instantiate the pool screen registered as ``name``.
+    """Build the screen registered as ``name`` (:data:`materials_ai.candidates.screening.SCREENS`).
 
     Raises:
         ConfigError: For an unknown name (the message lists the known ones).
     """
-    try:
-        target = POOL_SCREENS[name]
-    except KeyError:
-        raise ConfigError(
-            f"unknown pool screen {name!r}; known: {', '.join(sorted(POOL_SCREENS))}"
-        ) from None
-    module, _, cls = target.partition(":")
-    return getattr(importlib.import_module(module), cls)()
+    from materials_ai.candidates.screening import make_screen
+
+    return make_screen(name)
 
 
 def apply_pool_screens(

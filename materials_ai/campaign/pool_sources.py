@@ -11,13 +11,16 @@ the source by ``kind`` and :data:`POOL_SOURCES` turns it into a :class:`Pool`:
     patterns; ids from the file names.
 ``generated``
     The generators and screens of :mod:`materials_ai.candidates`
-    (:class:`~materials_ai.candidates.config.PoolConfig`).
+    (:class:`~materials_ai.candidates.config.PoolConfig`), optionally followed by a
+    pretrained surrogate's pre-screen (``pool.prescreen``,
+    :mod:`materials_ai.campaign.pool_prescreen`).
 
 Sources without labels are read (or generated) once and kept in the run directory::
 
     pool/candidates.json      rows (id, formula, ...) and a CIF per id, in pool order
     pool/meta.json            kind, campaign id and the content hash (the cache key)
     pool/screen_report.json   per-screen counts (``generated`` only)
+    pool/prescreen.json       what a ``prescreen`` kept (``generated`` with one only)
 
 A resumed run reads them back, so ids and order never change. A replayed oracle needs
 labels, which only a dataset has: :func:`check_serves` says so when the workflow is read.
@@ -322,9 +325,27 @@ class GeneratedSource(_StoredSource):
         settings: GeneratedPoolConfig = config.pool  # type: ignore[assignment]
         result = generate_pool(PoolConfig.model_validate(settings.generate))
         result.report.save(folder / "screen_report.json")
+        extra: dict[str, list[float]] = {}
+        if settings.prescreen is not None:
+            from materials_ai.campaign.pool_prescreen import prescreen
+
+            pool_config = PoolConfig.model_validate(settings.generate)
+            kept = prescreen(result, settings.prescreen, pool_config.stability, folder)
+            result, extra = kept.pool, kept.columns
+            result.report.save(folder / "screen_report.json")  # with the stability screen
+            if not result.generated:
+                raise DataError(
+                    f"pool.prescreen: no generated candidate meets the criteria "
+                    f"({kept.summary['n_in']} predicted); widen them or the generators"
+                )
+        pairs = list(zip(result.rows(), result.generated, strict=True))
         rows = [
-            {**_plain(row), "cif": _cif(g.candidate.structure)}
-            for row, g in zip(result.rows(), result.generated, strict=True)
+            {
+                **_plain(row),
+                **{name: values[i] for name, values in extra.items()},
+                "cif": _cif(g.candidate.structure),
+            }
+            for i, (row, g) in enumerate(pairs)
         ]
         text = json.dumps(rows, sort_keys=True)
         return rows, hashlib.sha256(text.encode()).hexdigest()

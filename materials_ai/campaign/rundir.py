@@ -12,7 +12,7 @@ only through :class:`RunDirectory`::
     final/               the same for the finished campaign
     models/, scores/     latest surrogate, latest pool scores
     skipped_rows.csv     dataset rows that could not be used, and why
-    mlflow.db            default MLflow store
+    (../mlflow.db)       the default MLflow store, shared with the folder's other runs
 
 **One owner.** ``campaign run``/``resume`` hold the lock for the whole run; ``ingest``
 and ``export`` into the run take it when free; ``status`` and ``report`` never take it.

@@ -31,6 +31,7 @@ from materials_ai.campaign import display, record, selection
 from materials_ai.campaign.layout import FINAL_DIR, ITERATIONS_DIR
 from materials_ai.campaign.state import ObservationRecord, SelectionRecord, Stage
 from materials_ai.errors import CampaignError
+from materials_ai.tracking import metrics_with_units
 
 if TYPE_CHECKING:
     from materials_ai.campaign.context import CampaignContext
@@ -277,11 +278,19 @@ def record_iteration(campaign: CampaignContext) -> None:
     campaign.stage_seconds = {}
     state.metrics.append(metrics)
     tracker = campaign.tracker
-    tracker.log_metrics(metrics, step=iteration)
+    # Tracked under names with units (val_mae_band_gap_eV, time_train_s); state keeps its own.
+    tracker.log_metrics(metrics_with_units(metrics, campaign.target_units), step=iteration)
     tracker.log_artifact(paths["csv"], "final" if final else f"iter_{iteration:03d}")
     if final:
         tracker.log_artifact(paths["json"], "final")
-    display.log_line(metrics, final, campaign.targets_total, enabled=campaign.progress)
+    display.log_line(
+        metrics,
+        final,
+        campaign.targets_total,
+        enabled=campaign.progress,
+        rounds_total=config.loop.iterations,
+        units=campaign.target_units,
+    )
     _remove_stale_models(campaign)
 
 

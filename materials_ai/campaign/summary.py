@@ -19,7 +19,10 @@ class CampaignSummary:
         name: Workflow name.
         run_dir: Run directory.
         done: Whether the campaign finished.
-        iteration: Current iteration.
+        iteration: Current iteration (internal count: 0 is the seed batch, the final
+            iteration is one past the last round).
+        rounds_done: Selection rounds completed (see :func:`rounds_done`).
+        rounds_total: Selection rounds asked for (``loop.iterations`` / ``--iterations``).
         oracle_calls: Validations requested (seed labels included).
         targets_found: Validated candidates meeting every criterion.
         targets_total: How many the replayed table holds (None for other oracles).
@@ -34,6 +37,8 @@ class CampaignSummary:
     run_dir: Path
     done: bool
     iteration: int
+    rounds_done: int
+    rounds_total: int
     oracle_calls: int
     targets_found: int
     targets_total: int | None
@@ -42,6 +47,17 @@ class CampaignSummary:
     cif_dir: Path | None
     tracking_uri: str | None
     tracking_run_id: str | None
+
+
+def rounds_done(state: CampaignState) -> int:
+    """Selection rounds completed, as the user counts them (``--iterations 3``: 3 once done).
+
+    Iteration 0 submits the seed batch and iterations ``1..N`` are the selection rounds;
+    the final iteration (one past the last round) only collects and ranks. So while
+    iteration ``i`` runs, ``i - 1`` rounds are complete, and a finished campaign reports
+    the rounds it ran, never the final iteration's number.
+    """
+    return max(state.iteration - 1, 0)
 
 
 def summarize(
@@ -66,16 +82,14 @@ def summarize(
     if latest is None:
         iters = sorted((run_dir / "iterations").glob("iter_*"))
         latest = iters[-1] if iters else None
-    tracking_uri = None
-    if config.tracking.backend != "none":
-        from materials_ai.tracking import default_tracking_uri
-
-        tracking_uri = config.tracking.tracking_uri or default_tracking_uri(run_dir)
+    tracking_uri = config.tracking.resolved_uri(run_dir)
     return CampaignSummary(
         name=config.name,
         run_dir=run_dir,
         done=state.done,
         iteration=state.iteration,
+        rounds_done=rounds_done(state),
+        rounds_total=config.loop.iterations,
         oracle_calls=state.oracle_calls,
         targets_found=targets_found,
         targets_total=targets_total,

@@ -16,8 +16,11 @@ Relaxation costs seconds per structure on a CPU (CHGNet, tens of optimiser steps
 cheap pre-score (the surrogates on the unrelaxed geometries) and the first ``K`` are
 relaxed; the others are left out of the relaxed pool and counted in the report.
 
-This module knows nothing of campaigns or run directories: a caller (the generative
-workflow, a benchmark, a future pool source) supplies rows, structures and an executor.
+This module knows nothing of campaigns or run directories: a caller (the generation
+benchmarks in ``benchmarks/``) supplies rows, structures and an executor. A campaign over
+a generated pool does not pre-relax its pool: there CHGNet relaxation is the oracle's
+cheap fidelity, run on the candidates the loop acquires
+(``workflows/novel_perovskite_photocatalysts.yaml``).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 
 class RelaxStageConfig(BaseModel):
-    """The RELAX stage of a generative workflow.
+    """Relaxation of a generated pool before scoring (the generation benchmarks).
 
     Attributes:
         enabled: Relax before scoring (False: score the generated geometries, as before).

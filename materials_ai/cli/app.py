@@ -8,21 +8,22 @@ worth testing lives in the library. Heavy imports happen inside the commands so 
 from __future__ import annotations
 
 import logging
+import os
 import sys
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import typer
 
 from materials_ai.cli.benchmark import benchmark_app
 from materials_ai.cli.campaign import campaign_app, report_app
-from materials_ai.cli.common import console, err_console
+from materials_ai.cli.common import EXIT_CODES_HELP, EXIT_USAGE, console, err_console
 from materials_ai.cli.datasets import datasets_app
 from materials_ai.cli.models import models_app
 from materials_ai.errors import MaterialsAIError
 
 app = typer.Typer(
     name="materials-ai",
-    help="AI-driven discovery of semiconductor materials.",
+    help="AI-driven discovery of semiconductor materials.\n\n" + EXIT_CODES_HELP,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
@@ -64,10 +65,47 @@ def _main(
         ),
     ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(verbose)
+
+
+#: Libraries whose INFO messages (MLflow creating its tables, alembic migrations, Dask
+#: start-up) are noise next to the progress display: warnings only, even with --verbose.
+QUIET_LOGGERS = ("mlflow", "alembic", "sqlalchemy", "distributed", "urllib3", "httpx")
+
+
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to ``sys.stderr`` as it is at each message, so that while a progress bar is
+    shown (Rich redirects ``sys.stderr``) log lines are printed above the bar."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: TextIO) -> None:  # the base class assigns it; always stderr
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """Warnings on standard error; with ``verbose`` also materials-ai's INFO messages.
+
+    Third-party loggers (:data:`QUIET_LOGGERS`) stay at WARNING, and MLflow is told so
+    through ``MLFLOW_LOGGING_LEVEL`` (it configures its own loggers when imported) unless
+    that variable is set already.
+    """
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
+    root = logging.getLogger()
+    if not any(isinstance(h, _CurrentStderrHandler) for h in root.handlers):
+        handler = _CurrentStderrHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    # The root logger keeps its level (WARNING unless a host application changed it).
+    logging.getLogger("materials_ai").setLevel(logging.INFO if verbose else logging.NOTSET)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def main() -> None:
@@ -76,4 +114,4 @@ def main() -> None:
         app()
     except MaterialsAIError as error:  # pragma: no cover - commands catch their own
         err_console.print(f"[bold red]error:[/] {error}")
-        sys.exit(2)
+        sys.exit(EXIT_USAGE)

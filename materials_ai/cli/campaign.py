@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import math
+import shlex
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
-from materials_ai.cli.common import console, err_console, fail
+from materials_ai.cli.common import console, err_console, fail, lang_option
 from materials_ai.errors import MaterialsAIError
+
+if TYPE_CHECKING:
+    from materials_ai.campaign.interrupt import CampaignInterrupted
+    from materials_ai.campaign.loop import Campaign
 
 campaign_app = typer.Typer(
     help="Run, resume, inspect and export discovery campaigns.", no_args_is_help=True
@@ -19,7 +26,8 @@ report_app = typer.Typer()
 
 def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     total = f" of {summary.targets_total}" if summary.targets_total is not None else ""
-    status = "finished" if summary.done else f"paused at iteration {summary.iteration}"
+    rounds = f"{summary.rounds_done} of {summary.rounds_total} selection rounds"
+    status = f"finished, {rounds}" if summary.done else f"paused, {rounds} done"
     console.print(f"\n[bold]{summary.name}[/] — {status}")
     console.print(f"  targets found:   [bold green]{summary.targets_found}{total}[/]")
     console.print(f"  oracle calls:    {summary.oracle_calls}")
@@ -30,8 +38,11 @@ def _print_summary(summary) -> None:  # type: ignore[no-untyped-def]
     if summary.tracking_uri:
         console.print(f"  MLflow store:    {summary.tracking_uri} (run {summary.tracking_run_id})")
         if summary.tracking_uri.startswith("sqlite:///"):
+            from materials_ai.tracking import ui_command
+
+            # Artifacts lie in mlartifacts/ beside the store (shared by the folder's runs).
             console.print(
-                f"                   view: mlflow ui --backend-store-uri {summary.tracking_uri}"
+                f"                   view: {ui_command(summary.tracking_uri)}", soft_wrap=True
             )
     console.print(f"  run directory:   {summary.run_dir}")
 
@@ -48,7 +59,11 @@ def campaign_run(
         Path | None, typer.Option(help="Compute config YAML (configs/compute/*.yaml).")
     ] = None,
     tracking_uri: Annotated[
-        str | None, typer.Option(help="MLflow tracking URI (default: SQLite in the run dir).")
+        str | None,
+        typer.Option(
+            help="MLflow tracking URI (default: MLFLOW_TRACKING_URI, else mlflow.db in the "
+            "folder holding the run dir, shared by its campaigns)."
+        ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
     clear_old_outputs: Annotated[
@@ -60,17 +75,20 @@ def campaign_run(
         ),
     ] = False,
 ) -> None:
-    """Start a campaign from a workflow file (replayed or generative).
+    """Start a campaign from a workflow file (any pool source: dataset, files, generated).
 
     The run holds the run directory's lock until it stops: a second run or resume there
     is refused with the owner named; `campaign ingest` queues lab results for it.
     """
     from materials_ai.campaign.config import load_workflow
+    from materials_ai.campaign.interrupt import CampaignInterrupted, stop_on_signals
     from materials_ai.campaign.loop import Campaign
 
     if _is_generative(workflow):
-        _run_generative(workflow, run_dir, seed, progress)
-        return
+        from materials_ai.campaign.generative import retired_workflow_error
+
+        fail(retired_workflow_error(workflow))
+    campaign: Campaign | None = None
     try:
         config = load_workflow(workflow)
         overrides: dict[str, object] = {}
@@ -86,47 +104,78 @@ def campaign_run(
             overrides["compute"] = load_compute_config(compute).model_dump(mode="json")
         if overrides:
             config = config.with_overrides(**overrides)
-        summary = Campaign.start(
-            config, run_dir, progress=progress, clear_old_outputs=clear_old_outputs
-        ).run()
+        with stop_on_signals():
+            campaign = Campaign.start(
+                config, run_dir, progress=progress, clear_old_outputs=clear_old_outputs
+            )
+            summary = campaign.run()
     except MaterialsAIError as error:
         fail(error)
+    except CampaignInterrupted as stop:
+        _stopped(stop, run_dir, campaign)
     _print_summary(summary)
 
 
+def _stopped(stop: CampaignInterrupted, run_dir: Path, campaign: Campaign | None) -> NoReturn:
+    """Say where a campaign stopped and how to resume it; exit with 128 + the signal."""
+    from materials_ai.campaign.display import round_label
+    from materials_ai.campaign.layout import STATE_FILE
+
+    if not (run_dir / STATE_FILE).exists():
+        err_console.print(
+            f"\n[bold yellow]stopped[/] by {stop.signal_name} before the campaign was "
+            f"created; nothing to resume in {run_dir}",
+            highlight=False,
+        )
+        raise typer.Exit(code=stop.exit_code)
+    where = ""
+    if campaign is not None:
+        state = campaign.state
+        label = round_label(
+            state.iteration,
+            campaign.config.loop.iterations,
+            final=state.iteration == state.final_iteration,
+        )
+        stage = campaign.running_stage
+        where = f" during {label}" + (f", stage {stage.value}" if stage is not None else "")
+    err_console.print(
+        f"\n[bold yellow]stopped[/] by {stop.signal_name}{where}; the state of the last "
+        f"completed stage is saved in {run_dir}",
+        highlight=False,
+    )
+    err_console.print(
+        f"resume with: materials-ai campaign resume {shlex.quote(str(run_dir))}",
+        highlight=False,
+        markup=False,
+    )
+    raise typer.Exit(code=stop.exit_code)
+
+
 def _is_generative(workflow: Path) -> bool:
-    import yaml
+    from materials_ai.campaign.generative import is_generative_workflow
+    from materials_ai.config_errors import read_yaml_file
 
     try:
-        data = yaml.safe_load(workflow.read_text())
-    except (OSError, ValueError, yaml.YAMLError):  # ValueError: not UTF-8 text
+        data = read_yaml_file(workflow, "workflow")
+    except MaterialsAIError:
         return False  # load_workflow reports the problem
-    return isinstance(data, dict) and data.get("kind") == "generative"
+    return is_generative_workflow(data)
 
 
-def _run_generative(
-    workflow: Path, run_dir: Path, seed: int | None, progress: bool, resume: bool = False
-) -> None:
-    from materials_ai.campaign.generative import GenerativeCampaign, load_generative_workflow
+def _show_old_generative_run(run_dir: Path) -> bool:
+    """Print the outputs of a finished run of the retired generative engine in
+    ``run_dir`` (True), fail for an unfinished one, or return False if there is none."""
+    from materials_ai.campaign.generative import old_generative_run
 
-    try:
-        if resume:
-            campaign = GenerativeCampaign.resume(run_dir, progress=progress)
-        else:
-            config = load_generative_workflow(workflow)
-            if seed is not None:
-                config = config.model_copy(update={"seed": seed})
-            campaign = GenerativeCampaign.start(config, run_dir, progress=progress)
-        summary = campaign.run()
-    except MaterialsAIError as error:
-        fail(error)
-    console.print(f"\n[bold]{summary.name}[/] — generative campaign finished")
-    console.print(f"  generated:        {summary.n_generated}")
-    console.print(f"  after screens:    {summary.n_screened}")
-    console.print(f"  meeting criteria: [bold green]{summary.n_meeting_all}[/] (predicted)")
-    console.print(f"  ranked list:      {summary.ranked_csv}")
-    console.print(f"  top-candidate CIFs: {summary.cif_dir}")
-    console.print(f"  screen report:    {summary.screen_report}")
+    old = old_generative_run(run_dir)
+    if old is None:
+        return False
+    if not old.done:
+        fail(old.resume_error())
+    console.print(f"{run_dir} holds a finished run of the retired generative engine:")
+    for name, path in old.outputs.items():
+        console.print(f"  {name + ':':<20}{path}")
+    return True
 
 
 @campaign_app.command("resume")
@@ -142,19 +191,23 @@ def campaign_resume(
     progress: Annotated[bool, typer.Option(help="Show progress.")] = True,
 ) -> None:
     """Continue a campaign where it stopped (refused while another process runs it)."""
+    from materials_ai.campaign.interrupt import CampaignInterrupted, stop_on_signals
     from materials_ai.campaign.loop import Campaign
 
-    if (run_dir / "generative_state.json").exists():
-        _run_generative(run_dir / "workflow.yaml", run_dir, None, progress, resume=True)
+    if _show_old_generative_run(run_dir):
         return
+    campaign: Campaign | None = None
     try:
-        campaign = Campaign.resume(run_dir, iterations=iterations, progress=progress)
-        if campaign.idle_reason is not None:
-            console.print(campaign.idle_reason)
-            return
-        summary = campaign.run()
+        with stop_on_signals():
+            campaign = Campaign.resume(run_dir, iterations=iterations, progress=progress)
+            if campaign.idle_reason is not None:
+                console.print(campaign.idle_reason)
+                return
+            summary = campaign.run()
     except MaterialsAIError as error:
         fail(error)
+    except CampaignInterrupted as stop:
+        _stopped(stop, run_dir, campaign)
     _print_summary(summary)
 
 
@@ -195,22 +248,65 @@ def campaign_repair(
     console.print(f"continue with: materials-ai campaign resume {run_dir}")
 
 
+#: ``campaign status --json``: the keys it prints (also in the command's help).
+STATUS_JSON_KEYS = (
+    "name, campaign_id, phase (seed | round | final | done), round (the selection round in "
+    "progress, null outside rounds), rounds_done, rounds_total (selection rounds completed "
+    "/ asked for: --iterations 3 finishes with 3 of 3), iteration, iterations (internal "
+    "iteration counter, 0 = seed batch; loop.iterations), completed (stages of the current "
+    "iteration done), done, oracle_calls, pending, targets, metrics (one object per "
+    'recorded round: round (number or "final"), iteration, oracle_calls, n_labelled, '
+    "targets_found, targets_total, best_desirability, val_mae_<target>, seconds_<stage>; "
+    "null for a value not measured), observations_by_fidelity, owner (the running "
+    "process, null if none), queued (lab observations waiting in the inbox)"
+)
+
+
+def _json_ready(value: Any) -> Any:
+    """NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    return value
+
+
 @campaign_app.command("status")
 def campaign_status(
     run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object on standard output instead of the table. Keys: "
+            + STATUS_JSON_KEYS
+            + ".",
+        ),
+    ] = False,
 ) -> None:
-    """Show where a campaign stands, iteration by iteration."""
+    """Show where a campaign stands, round by round (--json: machine-readable)."""
     from materials_ai.campaign.inspect import campaign_status as status
 
     try:
         info = status(run_dir)
     except MaterialsAIError as error:
         fail(error)
+    if as_json:
+        typer.echo(json.dumps(_json_ready(info), indent=1, allow_nan=False))
+        return
     console.print(f"[bold]{info['name']}[/] in {run_dir}")
+    rounds = f"{info['rounds_done']} of {info['rounds_total']} selection rounds done"
+    where = {
+        "seed": "seed batch",
+        "round": f"round {info['round']} in progress",
+        "final": "final collect-and-rank step",
+        "done": "finished",
+    }[info["phase"]]
+    stages = f" (completed stages {info['completed']})" if info["completed"] else ""
     console.print(
-        f"  iteration {info['iteration']} of {info['iterations']} selection rounds, "
-        f"completed stages {info['completed'] or '-'}, "
-        f"{'done' if info['done'] else 'not done'}; oracle calls {info['oracle_calls']}, "
+        f"  {rounds}; {where}{stages}; oracle calls {info['oracle_calls']}, "
         f"pending {info['pending']}"
     )
     if info["owner"] is not None:
@@ -221,7 +317,7 @@ def campaign_status(
             "stage of a running campaign (or the next resume or ingest)"
         )
     table = Table(
-        "iteration",
+        "round",
         "oracle calls",
         "labelled",
         "found",
@@ -230,7 +326,7 @@ def campaign_status(
     )
     for row in info["metrics"]:
         table.add_row(
-            str(int(row["iteration"])),
+            str(row["round"]),
             str(int(row["oracle_calls"])),
             str(int(row["n_labelled"])),
             f"{int(row['targets_found'])}"
@@ -248,7 +344,7 @@ def campaign_export(
         Path | None, typer.Option(help="Output folder (default RUN_DIR/export).")
     ] = None,
     top: Annotated[int, typer.Option(help="Candidates to export.")] = 50,
-    lang: Annotated[str, typer.Option(help="Language of README.txt and report: en, es.")] = "en",
+    lang: Annotated[str, lang_option("Language of README.txt and report.html")] = "en",
     wait: Annotated[
         float,
         typer.Option(
@@ -334,7 +430,7 @@ def campaign_ingest(
 @report_app.command("report")
 def report(
     run_dir: Annotated[Path, typer.Argument(help="Run directory of the campaign.")],
-    lang: Annotated[str, typer.Option(help="Language: en or es.")] = "en",
+    lang: Annotated[str, lang_option()] = "en",
     out: Annotated[
         Path | None, typer.Option(help="HTML file (default RUN_DIR/report.html).")
     ] = None,

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from materials_ai.cli.common import console, err_console, fail
+from materials_ai.cli.common import EXIT_USAGE, console, err_console, fail
 from materials_ai.errors import MaterialsAIError
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def evaluate(
     try:
         metrics = evaluate_model(model, split)
     except MaterialsAIError as error:
-        fail(error)
+        fail(error, code=EXIT_USAGE)  # an unusable model folder or input
     _print_metrics({split: metrics})
 
 
@@ -114,7 +114,7 @@ def recalibrate(
     try:
         summary = recalibrate_model(model)
     except MaterialsAIError as error:
-        fail(error)
+        fail(error, code=EXIT_USAGE)  # an unusable model folder or input
     console.print(f"recalibrated {model}: std scales {summary['std_scales']}")
     _print_metrics(summary["metrics"])
 
@@ -132,8 +132,9 @@ def predict(
     """Predict structures from files: mean ± std and 90 % interval per target, in its unit.
 
     Files that cannot be read or predicted are named with the reason and skipped; the
-    others are predicted. Exit code 0: every file predicted; 1: some failed; 2: the
-    model folder or --out is unusable (nothing predicted).
+    others are predicted. Exit code 0: every file predicted; 2: some input was unusable
+    (named, the rest predicted and written) or the model folder or --out is unusable
+    (nothing predicted).
     """
     from materials_ai.errors import DataError
     from materials_ai.surrogates.files import predict_files
@@ -150,7 +151,7 @@ def predict(
     try:
         table, errors = predict_files(model, files)
     except MaterialsAIError as error:
-        fail(error)
+        fail(error, code=EXIT_USAGE)  # an unusable model folder or input
     for path, reason in errors:
         err_console.print(f"[yellow]skipped[/] {escape(path)}: {escape(reason)}", highlight=False)
     _print_domain_notes(table)
@@ -168,7 +169,7 @@ def predict(
             f"[bold yellow]{len(errors)} of {len(files)} input(s) failed:[/] {escape(names)}",
             highlight=False,
         )
-        raise typer.Exit(code=1)
+        raise typer.Exit(code=EXIT_USAGE)
 
 
 def _targets(table: pd.DataFrame) -> list[str]:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from materials_ai.config_errors import config_error, read_yaml_file
 from materials_ai.data.records import TargetSpec
 from materials_ai.errors import ConfigError
 
@@ -237,20 +238,6 @@ class DatasetCard(_Frozen):
         return f"{self.upstream.source} ({self.upstream.urls[0]})"
 
 
-def _format_validation_error(error: ValidationError, where: str) -> str:
-    lines = []
-    for item in error.errors():
-        key = ".".join(str(part) for part in item["loc"]) or "<card>"
-        kind = item["type"]
-        if kind == "extra_forbidden":
-            lines.append(f"unknown key {key!r}")
-        elif kind == "missing":
-            lines.append(f"missing key {key!r}")
-        else:
-            lines.append(f"key {key!r}: {item['msg']}")
-    return f"Invalid dataset card {where}: " + "; ".join(lines) + "."
-
-
 def card_from_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> DatasetCard:
     """Validate a mapping as a :class:`DatasetCard`.
 
@@ -263,12 +250,12 @@ def card_from_mapping(data: Mapping[str, Any], where: str = "<mapping>") -> Data
     """
     if not isinstance(data, Mapping):
         raise ConfigError(
-            f"Invalid dataset card {where}: expected a mapping of keys, got {type(data).__name__}."
+            f"{where}: invalid dataset card: expected a mapping of keys, got {type(data).__name__}"
         )
     try:
         return DatasetCard.model_validate(dict(data))
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, where)) from exc
+        raise config_error(exc, DatasetCard, where, "dataset card") from None
 
 
 def load_card(path: str | Path) -> DatasetCard:
@@ -282,14 +269,7 @@ def load_card(path: str | Path) -> DatasetCard:
             invalid; the message names the file and the key.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"Cannot read dataset card {path}: {exc.strerror or exc}.") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"Dataset card {path} is not valid YAML: {exc}") from exc
+    data = read_yaml_file(path, "dataset card")
     return card_from_mapping(data if data is not None else {}, where=str(path))
 
 

@@ -58,7 +58,10 @@ class Molecule:
 
         if not isinstance(smiles, str) or not smiles.strip():
             raise DataError("empty SMILES")
-        from rdkit import Chem, rdBase
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("SMILES input (RDKit)"):
+            from rdkit import Chem, rdBase
 
         rdBase.DisableLog("rdApp.*")
         mol = Chem.MolFromSmiles(smiles.strip())
@@ -70,7 +73,10 @@ class Molecule:
 
     def to_rdkit(self, *, add_hydrogens: bool = False) -> Chem.Mol:
         """Return a new sanitised RDKit ``Mol`` (explicit hydrogens if asked)."""
-        from rdkit import Chem
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("Molecules (RDKit)"):
+            from rdkit import Chem
 
         mol = Chem.MolFromSmiles(self.smiles)
         if mol is None:
@@ -82,7 +88,10 @@ class Molecule:
     @property
     def formula(self) -> str:
         """Molecular formula in Hill order, hydrogens included (``C6H6``)."""
-        from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("Molecular formulas (RDKit)"):
+            from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
         return str(CalcMolFormula(self.to_rdkit()))
 

@@ -19,6 +19,7 @@ import numpy as np
 from materials_ai.errors import GraphConstructionError
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
+from materials_ai.registry import Registry
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -199,16 +200,15 @@ class Featurizer:
         return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
-#: Structure kind -> featurizer. Register another kind with :func:`register_featurizer`.
-GRAPH_FEATURIZERS: dict[str, Featurizer] = {
-    "crystal": Featurizer("materials_ai.graphs.builder:_build_chunk"),
-    "molecule": Featurizer("materials_ai.molecules.featurize:build_molecule_chunk"),
-}
+#: Structure kind -> featurizer. Register another kind with :func:`register_featurizer`;
+#: the molecular plugin (:mod:`materials_ai.molecules.registration`) registers ``molecule``.
+GRAPH_FEATURIZERS: Registry[Featurizer] = Registry("graph featurizer")
+GRAPH_FEATURIZERS.add("crystal", Featurizer("materials_ai.graphs.builder:_build_chunk"))
 
 
 def register_featurizer(kind: str, target: str, version: int = 1) -> None:
     """Register (or replace) the featurizer of structures of ``kind``."""
-    GRAPH_FEATURIZERS[kind] = Featurizer(target, version)
+    GRAPH_FEATURIZERS.add(kind, Featurizer(target, version), replace=True)
 
 
 def pool_kind(structures: Sequence[Any]) -> str:
@@ -228,7 +228,7 @@ def pool_kind(structures: Sequence[Any]) -> str:
     if kind not in GRAPH_FEATURIZERS:
         raise GraphConstructionError(
             f"no graph featurizer for structures of kind {kind!r}; "
-            f"registered: {sorted(GRAPH_FEATURIZERS)}"
+            f"registered: {', '.join(GRAPH_FEATURIZERS.names())}"
         )
     return kind
 
@@ -264,7 +264,7 @@ def build_graphs(
     ]
     if not chunks:
         return PackedGraphs.empty()
-    build_chunk = GRAPH_FEATURIZERS[pool_kind(structures)].load()
+    build_chunk = GRAPH_FEATURIZERS.get(pool_kind(structures)).load()
     if executor is None:
         parts = [build_chunk(chunk) for chunk in chunks]
     else:

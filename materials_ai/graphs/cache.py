@@ -42,7 +42,7 @@ def graph_cache_key(
     if kind != "crystal":
         from materials_ai.graphs.builder import GRAPH_FEATURIZERS
 
-        digest.update(f"{kind}-v{GRAPH_FEATURIZERS[kind].version}|".encode())
+        digest.update(f"{kind}-v{GRAPH_FEATURIZERS.get(kind).version}|".encode())
     digest.update(f"v{GRAPH_FORMAT_VERSION}|{source}|{config.fingerprint()}|".encode())
     for i in ids:
         digest.update(i.encode())

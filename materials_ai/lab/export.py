@@ -44,6 +44,7 @@ import numpy as np
 from materials_ai.campaign.layout import cif_file_name
 from materials_ai.data.records import Molecule
 from materials_ai.errors import CampaignError
+from materials_ai.lab.readme import describe_columns, render_readme
 from materials_ai.lab.schema import (
     BUNDLE_SCHEMA_VERSION,
     ID_COLUMN,
@@ -57,7 +58,7 @@ from materials_ai.lab.schema import (
     results_schema,
     unit_token,
 )
-from materials_ai.report.i18n import MEASURED_DESCRIPTIONS, target_label, translator
+from materials_ai.report.i18n import translator
 from materials_ai.report.structures import molfile, summarize_structure, symmetrized_cif
 
 if TYPE_CHECKING:
@@ -151,6 +152,8 @@ def build_candidate_table(
         row["rank"] = int(r["rank"])
         row["id"] = cid
         row["fidelity"] = fidelity.get(cid, "") if r.get("status") == "validated" else ""
+        if r.get("status") != "validated":  # unknown until validated: empty, never False
+            row["satisfies_all"] = None
         for old, new in renamed.items():
             row[new] = r.get(old, np.nan)
         for c in extras:
@@ -208,10 +211,12 @@ def write_bundle(
     from materials_ai import __version__
     from materials_ai.campaign.inspect import campaign_target_units, candidate_structures
     from materials_ai.campaign.rundir import RunDirectory
+    from materials_ai.campaign.summary import rounds_done
     from materials_ai.report.analysis import fidelities_by_candidate
-    from materials_ai.report.html import criterion_text, write_report
+    from materials_ai.report.html import write_report
+    from materials_ai.surrogates.describe import describe_surrogate
 
-    t = translator(lang)
+    translator(lang)  # fail on an unsupported language before any work
     if top < 1:
         raise CampaignError(f"--top must be at least 1, got {top}")
     rundir, out = RunDirectory(run_dir), Path(out_dir)
@@ -239,6 +244,8 @@ def write_bundle(
     table, columns = build_candidate_table(
         ranked, config.targets, units, fidelities_by_candidate(state), found
     )
+    surrogate = describe_surrogate(config.surrogate, "en")
+    columns = describe_columns(columns, surrogate)
     csv_path = out / "candidates.csv"
     tmp = csv_path.with_name(csv_path.name + ".tmp")
     table.to_csv(tmp, index=False, float_format="%.6g")
@@ -255,16 +262,25 @@ def write_bundle(
 
     created = datetime.now(UTC).isoformat(timespec="seconds")
     meta = dict(payload.get("metadata") or {})
+    # Selection rounds as the user counts them (--iterations 3: 3 once finished): the
+    # final list's iteration is one past the last round (campaign/summary.py).
+    list_final = bool(meta.get("final", state.done))
+    list_iteration = int(meta.get("iteration", state.iteration))
+    list_rounds = max(list_iteration - 1, 0) if list_final else list_iteration
+    rounds_total = config.loop.iterations
     campaign = {
         "name": config.name,
         "id": state.campaign_id,
         "description": config.description,
         "dataset": config.pool_label,
         "iteration": meta.get("iteration", state.iteration),
-        "final": bool(meta.get("final", state.done)),
+        "final": list_final,
+        "selection_rounds": list_rounds,
+        "selection_rounds_total": rounds_total,
         "oracle_calls": state.oracle_calls,
         "targets": {x: units.get(x, "") for x in config.targets},
         "objective": [c.model_dump(mode="json") for c in config.objective.criteria],
+        "surrogate": surrogate.as_dict(),
     }
     json_path = out / "candidates.json"
     _write_text(
@@ -291,6 +307,7 @@ def write_bundle(
         json.dumps(
             {
                 "schema_version": BUNDLE_SCHEMA_VERSION,
+                "surrogate": surrogate.as_dict(),
                 "candidates_csv": {"columns": [c.as_dict() for c in columns]},
                 "results_csv": results_schema(config.targets, units),
             },
@@ -311,35 +328,16 @@ def write_bundle(
         run_dir, out / "report.html", lang=lang, top=min(max(top, 10), 50), structures=found
     )
 
-    criteria = "".join(
-        t(
-            "readme_criteria_line",
-            text=criterion_text(c, units.get(c.target, ""), target_label(c.target, lang), t),
-        )
-        for c in config.objective.criteria
-    )
-    descriptions = MEASURED_DESCRIPTIONS[lang]
-    width = max([24] + [len(m) + 2 for m in measured])
-    measured_lines = "".join(
-        t(
-            "readme_measured_column",
-            column=m.column.ljust(width),
-            description=descriptions.get(m.target, f"{m.target}, {m.unit}"),
-        )
-        for m in results_columns(config.targets, units)
-    )
-    title = t("readme_title", name=config.name)
-    readme = f"{title}\n{'=' * len(title)}\n\n" + t(
-        "readme_body",
-        schema_version=BUNDLE_SCHEMA_VERSION,
-        when=created,
-        version=__version__,
-        iteration=campaign["iteration"],
-        status=t("status_done") if state.done else t("status_running", iteration=state.iteration),
+    readme = render_readme(
+        config,
+        lang=lang,
+        units=units,
+        n_candidates=len(table),
+        created=created,
+        iteration=list_rounds,
+        done=state.done,
+        state_iteration=min(rounds_done(state) + 1, max(rounds_total, 1)),
         oracle_calls=state.oracle_calls,
-        n=len(table),
-        criteria=criteria.rstrip("\n"),
-        measured_columns=measured_lines,
     )
     readme_path = out / "README.txt"
     _write_text(readme_path, readme)

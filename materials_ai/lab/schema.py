@@ -177,7 +177,13 @@ LEADING_COLUMNS = (
         "Share of ensemble members predicting that every criterion is met (0-1).",
     ),
     Column("validated_desirability", "float", "", "Desirability of the validated values."),
-    Column("satisfies_all", "bool", "", "The validated values meet every criterion."),
+    Column(
+        "satisfies_all",
+        "bool",
+        "",
+        "The validated values meet every criterion; empty (null) for a candidate not "
+        "validated yet (unknown, not false).",
+    ),
     Column(
         "fidelity",
         "str",

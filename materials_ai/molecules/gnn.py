@@ -1,6 +1,7 @@
 """A molecular graph network: message passing with bond features, pooled readout.
 
-Registered as ``model.kind: mol_gnn`` (:data:`materials_ai.surrogates.training.MODEL_BUILDERS`),
+Registered as ``model.kind: mol_gnn`` (:data:`materials_ai.surrogates.networks.NETWORKS`, by the
+molecular plugin :mod:`materials_ai.molecules.registration`),
 so :class:`~materials_ai.surrogates.ensemble.GraphEnsembleSurrogate`, its training,
 calibration, persistence and pool scoring work on molecules unchanged.
 """
@@ -101,3 +102,8 @@ class MolGNN(nn.Module):
     def predict(self, data: Data) -> torch.Tensor:
         """Return predictions in target units, `g x t`."""
         return self.forward(data) * self.y_std + self.y_mean
+
+
+def build_mol_gnn(model_config: MolGNNConfig, graph_config: object, n_targets: int) -> MolGNN:
+    """The ``mol_gnn`` entry of :data:`materials_ai.surrogates.networks.NETWORKS`."""
+    return MolGNN(model_config, n_targets=n_targets)

@@ -140,7 +140,10 @@ class XTBTask:
         return {"tblite": version("tblite"), "rdkit": version("rdkit")}
 
     def setup(self) -> None:
-        import tblite.interface  # noqa: F401  (fail early if missing)
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("The GFN2-xTB oracle (tblite)"):
+            import tblite.interface  # noqa: F401  (fail early if missing)
 
     def run_batch(
         self,
@@ -286,7 +289,10 @@ class PySCFTask:
         return {"pyscf": version("pyscf"), "rdkit": version("rdkit")}
 
     def setup(self) -> None:
-        import pyscf  # noqa: F401
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("The PySCF DFT oracle"):
+            import pyscf  # noqa: F401
 
     def run_batch(
         self,

@@ -10,6 +10,9 @@ which starts worker processes without blocking the caller:
   on the batch system's nodes (the store must be on a shared file system).
 * :class:`ProcessLauncher` starts up to ``max_parallel`` worker processes from a thread pool
   of this process (no Dask needed).
+* :class:`~materials_ai.oracles.slurm.SlurmLauncher` submits each batch as a SLURM job
+  (``sbatch``); a launcher with a ``holds(store, job_id)`` method is asked before a job is
+  relaunched, so jobs still queued in the batch system are not submitted twice.
 
 Each worker process is detached: it finishes its jobs even if the campaign dies. The oracle
 keeps nothing in memory that the job directories do not also hold, so a new process (a
@@ -390,6 +393,9 @@ class JobOracle:
         info = self.store.info(job_id)
         if info.finished or info.state == "missing":
             return False
+        holds = getattr(self.launcher, "holds", None)  # a batch system (SlurmLauncher)
+        if holds is not None and holds(self.store, job_id):
+            return False  # queued or running there, or just settled as failed
         if info.alive:
             return False  # a live worker (perhaps of an earlier process) holds it
         return self.store.requeue_orphan(job_id) or (info.state == "queued" and not info.pid)

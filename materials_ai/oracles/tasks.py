@@ -5,43 +5,41 @@ pattern): :meth:`Task.setup` once per worker process (load a model, find PAW set
 :meth:`Task.run_batch` over the structures of the jobs the worker holds. Tasks run inside
 ``python -m materials_ai.oracles.worker`` processes, never in the campaign's process.
 
-Registered kinds (imported lazily, so that the registry costs nothing to import):
+Registered kinds (:data:`TASKS`, imported lazily, so that the registry costs nothing to
+import):
 
 =========  ==========================================  ================
 kind       class                                       fidelity
 =========  ==========================================  ================
 ``chgnet`` :class:`materials_ai.oracles.mlp.CHGNetTask`  ``ml_potential``
 ``gpaw``   :class:`materials_ai.oracles.dft.GPAWTask`    ``dft_gllbsc``
-``sleep``  :class:`SleepTask` (tests, benchmarks)        ``test``
-``xtb``    :class:`materials_ai.molecules.oracles.XTBTask`  ``xtb_gfn2``
-``pyscf``  :class:`materials_ai.molecules.oracles.PySCFTask`  ``dft_b3lyp``
+``sleep``  ``materials_ai.testing.sleep.SleepTask``       ``test`` (tests, benchmarks)
+``xtb``    ``materials_ai.molecules.oracles.XTBTask``    ``xtb_gfn2`` (molecular plugin)
+``pyscf``  ``materials_ai.molecules.oracles.PySCFTask``  ``dft_b3lyp`` (molecular plugin)
 =========  ==========================================  ================
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import signal
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from materials_ai.errors import OracleError
+from materials_ai.registry import Registry
 
 if TYPE_CHECKING:
-    from pymatgen.core import Structure
+    pass
 
-TASK_CLASSES: dict[str, str] = {
-    "chgnet": "materials_ai.oracles.mlp:CHGNetTask",
-    "gpaw": "materials_ai.oracles.dft:GPAWTask",
-    "sleep": "materials_ai.oracles.tasks:SleepTask",
-    # Molecules (issue 9): GFN2-xTB and PySCF DFT frontier orbitals.
-    "xtb": "materials_ai.molecules.oracles:XTBTask",
-    "pyscf": "materials_ai.molecules.oracles:PySCFTask",
-}
+#: Oracle task kind -> task class (see the table above). The molecular plugin
+#: (:mod:`materials_ai.molecules.registration`) registers ``xtb`` and ``pyscf``.
+TASKS: Registry[type[Any]] = Registry("oracle task")
+TASKS.register_lazy("chgnet", "materials_ai.oracles.mlp:CHGNetTask")
+TASKS.register_lazy("gpaw", "materials_ai.oracles.dft:GPAWTask")
+# A stand-in slow code for tests and benchmarks (lives with the test harnesses).
+TASKS.register_lazy("sleep", "materials_ai.testing.sleep:SleepTask")
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,14 +103,9 @@ def task_class(kind: str) -> type[Any]:
     Raises:
         OracleError: For an unknown kind.
     """
-    try:
-        path = TASK_CLASSES[kind]
-    except KeyError:
-        raise OracleError(
-            f"unknown oracle task {kind!r}; known: {', '.join(sorted(TASK_CLASSES))}"
-        ) from None
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+    if kind not in TASKS:
+        raise OracleError(f"unknown oracle task {kind!r}; known: {', '.join(TASKS.names())}")
+    return TASKS.get(kind)
 
 
 def make_task(kind: str, settings: Mapping[str, Any]) -> Task:
@@ -126,73 +119,3 @@ def worker_cores() -> int:
         return max(1, int(os.environ.get("MATERIALS_AI_WORKER_CORES", "1")))
     except ValueError:
         return 1
-
-
-@dataclass(frozen=True)
-class SleepTask:
-    """A stand-in for a slow code (tests and the resume benchmark).
-
-    Sleeps, then returns ``n_sites``, ``volume_per_atom`` (Å³/atom, a value that differs
-    between structures, for campaigns that learn from this task) and ``seconds`` as
-    values. ``fail_ids`` fail with a reason (like a non-converged SCF); ``crash_ids`` kill
-    their own worker with SIGSEGV (like a crashing code).
-
-    Attributes:
-        seconds: Time each job takes.
-        fail_ids: Formulas (reduced) whose jobs fail.
-        crash_ids: Formulas whose jobs crash the worker.
-    """
-
-    seconds: float = 0.1
-    fail_ids: tuple[str, ...] = ()
-    crash_ids: tuple[str, ...] = ()
-
-    kind: ClassVar[str] = "sleep"
-    fidelity: ClassVar[str] = "test"
-
-    @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> SleepTask:
-        return cls(
-            seconds=float(settings.get("seconds", 0.1)),
-            fail_ids=tuple(settings.get("fail_ids", ())),
-            crash_ids=tuple(settings.get("crash_ids", ())),
-        )
-
-    def settings(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["fail_ids"] = list(self.fail_ids)
-        data["crash_ids"] = list(self.crash_ids)
-        return data
-
-    def versions(self) -> dict[str, str]:
-        from materials_ai import __version__
-
-        return {"materials_ai": __version__}
-
-    def setup(self) -> None:
-        pass
-
-    def run_batch(
-        self,
-        structures: Sequence[Structure],
-        workdirs: Sequence[Path],
-        on_start: Callable[[int], None],
-    ) -> Iterator[TaskResult]:
-        for i, structure in enumerate(structures):
-            on_start(i)
-            formula = structure.composition.reduced_formula
-            time.sleep(self.seconds)
-            (workdirs[i] / "slept.txt").write_text(f"{self.seconds}\n")
-            if formula in self.crash_ids:
-                os.kill(os.getpid(), signal.SIGSEGV)
-            if formula in self.fail_ids:
-                yield TaskResult(ok=False, reason=f"forced failure for {formula}")
-                continue
-            yield TaskResult(
-                values={
-                    "n_sites": float(len(structure)),
-                    "volume_per_atom": float(structure.volume / len(structure)),
-                    "seconds": self.seconds,
-                },
-                details={"formula": formula},
-            )

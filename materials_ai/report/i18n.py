@@ -1,14 +1,18 @@
-"""Strings of the documents people read (HTML report, lab README), in English and Spanish.
+"""Strings and numbers of the documents people read (HTML report, lab README), in English
+and Spanish.
 
 Every user-facing phrase of :mod:`materials_ai.report.html` and of the lab README
-(:mod:`materials_ai.lab.export`) lives here, keyed by a short name, so that a language is
-one dictionary and a missing translation is caught by a test (both dictionaries must have
-the same keys). Numbers keep the decimal point in both languages, as the CSV and JSON files
-do, so that a value reads the same in the report and in the spreadsheet.
+(:mod:`materials_ai.lab.readme`, whose body is a template per language in
+``templates/``) lives here, keyed by a short name, so that a language is one dictionary and
+a missing translation is caught by a test (both dictionaries must have the same keys).
+Numbers in the documents are formatted per language with Babel (:func:`format_number`:
+``1,234.5`` in English, ``1.234,5`` in Spanish); the CSV and JSON files keep the decimal
+point, as software expects.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +42,7 @@ EN: dict[str, str] = {
     "pool_size": "Candidates in the pool",
     "objective": "Objective (every criterion must hold)",
     "targets": "Targets learned by the surrogate",
+    "surrogate": "Surrogate model",
     "budget": "Budget",
     "budget_text": "{initial} random seed labels, then {iterations} rounds of {batch}",
     "budget_cap": "at most {cap} oracle calls",
@@ -48,7 +53,7 @@ EN: dict[str, str] = {
     "oracle_calls": "Oracle calls (validations requested)",
     "targets_found": "Materials found that meet every criterion",
     "targets_found_of": "{found} of {total} in the pool",
-    "random_expectation": "random search would expect {value:.1f}",
+    "random_expectation": "random search would expect {value}",
     "ranked_from": "Ranked list",
     "observations_by_fidelity": "Observations by fidelity",
     "none": "none",
@@ -60,8 +65,9 @@ EN: dict[str, str] = {
     "candidates_intro": (
         "The {n} best candidates of the latest ranked list. Validated candidates are ranked "
         "by their validated (computed or measured) values, the others by the surrogate's "
-        "predicted desirability (≥ 0 when every criterion is met). Predictions are ensemble "
-        "mean ± standard deviation."
+        "predicted desirability (≥ 0 when every criterion is met). Predictions are the "
+        "{mean} ± the {spread}; P(all criteria) is the share of the {samples} that meet "
+        "every criterion."
     ),
     "cells_legend": (
         "Property columns: predicted mean ± std (grey) and, below in bold, the validated value."
@@ -96,12 +102,12 @@ EN: dict[str, str] = {
     "parity_intro": (
         "Each point is a candidate chosen by the acquisition function: its prediction was made "
         "before its value was known, so these are honest out-of-sample errors. Bars are ±1 "
-        "standard deviation of the ensemble."
+        "{spread}."
     ),
     "calibration_intro": (
         "Left: share of observations inside the central interval of the predicted normal "
         "distribution against the interval's nominal probability (the diagonal is perfect "
-        "calibration; below it the ensemble is over-confident). Right: histogram of the "
+        "calibration; below it the surrogate is over-confident). Right: histogram of the "
         "standardised errors z = (observed − predicted) / std with the standard normal density."
     ),
     "no_parity": (
@@ -176,43 +182,6 @@ EN: dict[str, str] = {
     ),
     # lab README (bundle)
     "readme_title": "Candidate materials from the discovery campaign “{name}”",
-    "readme_body": """\
-Bundle schema version {schema_version}, written {when} by materials-ai {version}.
-Campaign iteration {iteration} ({status}); {oracle_calls} validations requested so far.
-
-WHAT THIS FOLDER HOLDS
-  candidates.csv        The {n} candidates proposed to the laboratory, best first
-                        (one row each; open it with any spreadsheet program).
-  candidates.json       The same table with its metadata (schema_version, campaign, units).
-  schema.json           The meaning, type and unit of every column of candidates.csv and
-                        of results_template.csv (machine readable).
-  cifs/                 One crystal structure per candidate (CIF, symmetrised; the space
-                        group is written in the file). File name: rank_id_formula.cif.
-  report.html           The campaign report (opens offline in any web browser).
-  results_template.csv  The file to fill in and send back with your measurements.
-  README.txt            This file.
-
-HOW THE CANDIDATES WERE CHOSEN
-  A surrogate model (an ensemble of crystal graph neural networks trained on DFT data)
-  predicts each property with an uncertainty (mean ± standard deviation). A candidate is
-  "validated" when its value was computed (fidelity "replay" or "dft") or measured
-  (fidelity "experiment"); otherwise the values are predictions. The objective is:
-{criteria}
-
-HOW TO SEND RESULTS BACK
-  Fill in results_template.csv (keep the header line; one row per sample measured) and
-  return it. Columns:
-    id                      candidate id, exactly as in candidates.csv (required)
-{measured_columns}    phase_pure              yes/no: the sample is a single phase (XRD)
-    synthesized             yes/no: the synthesis produced the intended compound
-    notes                   free text (method, instrument, conditions)
-  Leave a cell empty when you did not measure that quantity. The unit is part of each
-  column name; do not convert values to other units, and do not rename columns. Rows with
-  synthesized = no are recorded as failed syntheses; values of samples that are not phase
-  pure are recorded but not used to train the model. Each row is checked (unknown id,
-  text in a numeric column, value out of range, repeated id): the rows with problems are
-  listed with their row number and reason, and the other rows are kept.
-""",
     "readme_measured_column": "    {column}{description}\n",
     "readme_criteria_line": "    - {text}\n",
     "status_validated_readme": "validated",
@@ -239,6 +208,7 @@ ES: dict[str, str] = {
     "pool_size": "Candidatos en el banco",
     "objective": "Objetivo (deben cumplirse todos los criterios)",
     "targets": "Propiedades que aprende el modelo sustituto",
+    "surrogate": "Modelo sustituto",
     "budget": "Presupuesto",
     "budget_text": (
         "{initial} etiquetas iniciales aleatorias y después {iterations} rondas de {batch}"
@@ -251,7 +221,7 @@ ES: dict[str, str] = {
     "oracle_calls": "Llamadas al oráculo (validaciones solicitadas)",
     "targets_found": "Materiales encontrados que cumplen todos los criterios",
     "targets_found_of": "{found} de {total} en el banco",
-    "random_expectation": "una búsqueda aleatoria encontraría {value:.1f} en promedio",
+    "random_expectation": "una búsqueda aleatoria encontraría {value} en promedio",
     "ranked_from": "Lista ordenada",
     "observations_by_fidelity": "Observaciones por fidelidad",
     "none": "ninguna",
@@ -264,7 +234,8 @@ ES: dict[str, str] = {
         "Los {n} mejores candidatos de la última lista ordenada. Los candidatos validados se "
         "ordenan por sus valores medidos o calculados; los demás, por la deseabilidad que "
         "predice el modelo sustituto (≥ 0 cuando se cumplen todos los criterios). Las "
-        "predicciones son la media del conjunto de modelos ± su desviación estándar."
+        "predicciones son la {mean} ± la {spread}; P(todos los criterios) es la fracción de "
+        "{samples} que cumplen todos los criterios."
     ),
     "cells_legend": (
         "Columnas de propiedades: media predicha ± desviación estándar (en gris) y, debajo "
@@ -300,7 +271,7 @@ ES: dict[str, str] = {
     "parity_intro": (
         "Cada punto es un candidato elegido por la función de adquisición: su predicción se "
         "hizo antes de conocer su valor, por lo que estos errores son honestos (fuera de "
-        "muestra). Las barras indican ±1 desviación estándar del conjunto de modelos."
+        "muestra). Las barras indican ±1 {spread}."
     ),
     "calibration_intro": (
         "Izquierda: fracción de observaciones dentro del intervalo central de la distribución "
@@ -387,45 +358,6 @@ ES: dict[str, str] = {
     ),
     # lab README (bundle)
     "readme_title": "Materiales candidatos de la campaña de descubrimiento «{name}»",
-    "readme_body": """\
-Versión del esquema del paquete: {schema_version}; generado el {when} por materials-ai {version}.
-Iteración {iteration} de la campaña ({status}); {oracle_calls} validaciones solicitadas hasta ahora.
-
-CONTENIDO DE ESTA CARPETA
-  candidates.csv        Los {n} candidatos propuestos al laboratorio, del mejor al peor
-                        (una fila por candidato; se abre con cualquier hoja de cálculo).
-  candidates.json       La misma tabla con sus metadatos (schema_version, campaña, unidades).
-  schema.json           Significado, tipo y unidad de cada columna de candidates.csv y de
-                        results_template.csv (legible por máquina).
-  cifs/                 Una estructura cristalina por candidato (CIF simetrizado; el grupo
-                        espacial figura en el fichero). Nombre: puesto_id_fórmula.cif.
-  report.html           El informe de la campaña (se abre sin conexión en cualquier navegador).
-  results_template.csv  La plantilla que deben rellenar y devolver con sus medidas.
-  README.txt            Este fichero.
-
-CÓMO SE ELIGIERON LOS CANDIDATOS
-  Un modelo sustituto (un conjunto de redes neuronales de grafos cristalinos entrenadas con
-  datos DFT) predice cada propiedad con su incertidumbre (media ± desviación estándar). Un
-  candidato está «validado» cuando su valor se ha calculado (fidelidad «replay» o «dft») o
-  medido (fidelidad «experiment»); en los demás casos los valores son predicciones. El
-  objetivo es:
-{criteria}
-
-CÓMO DEVOLVER LOS RESULTADOS
-  Rellenen results_template.csv (conserven la línea de cabecera; una fila por muestra
-  medida) y devuélvanlo. Columnas:
-    id                      id del candidato, exactamente como en candidates.csv (obligatorio)
-{measured_columns}    phase_pure              yes/no (sí/no): la muestra es monofásica (DRX)
-    synthesized             yes/no (sí/no): la síntesis produjo el compuesto buscado
-    notes                   texto libre (método, instrumento, condiciones)
-  Dejen la celda vacía si no midieron esa magnitud. La unidad forma parte del nombre de
-  cada columna: no conviertan los valores a otras unidades ni cambien el nombre de las
-  columnas. Las filas con synthesized = no se registran como síntesis fallidas; los valores
-  de muestras que no son monofásicas se registran, pero no se usan para entrenar el modelo.
-  Se comprueba cada fila (id desconocido, texto en una columna numérica, valor fuera de
-  rango, id repetido): las filas con problemas se listan con su número de fila y el motivo,
-  y el resto de filas se conserva.
-""",
     "readme_measured_column": "    {column}{description}\n",
     "readme_criteria_line": "    - {text}\n",
     "status_validated_readme": "validado",
@@ -517,3 +449,45 @@ def crystal_system_label(system: str, lang: str) -> str:
     if check_language(lang) == "es":
         return CRYSTAL_SYSTEMS_ES.get(system, system)
     return system
+
+
+#: Separator between numbers of a list (a comma would be ambiguous next to a decimal comma).
+LIST_SEPARATORS = {"en": ", ", "es": "; "}
+
+
+def format_number(value: Any, lang: str, digits: int = 3, *, min_digits: int | None = None) -> str:
+    """``value`` as ``lang`` writes numbers (grouping and decimal marks, CLDR via Babel).
+
+    Args:
+        value: A number (or something ``float`` accepts); other values and non-finite
+            numbers give ``—``.
+        lang: ``en`` or ``es``.
+        digits: Decimal places shown.
+        min_digits: Fewer decimal places allowed down to this (trailing zeros dropped);
+            None: exactly ``digits``.
+
+    Example: ``format_number(1234.5, "en", 1)`` is ``1,234.5``; ``"es"`` gives ``1.234,5``.
+    """
+    from babel.numbers import format_decimal
+
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        return "—"
+    if not math.isfinite(x):
+        return "—"
+    keep = digits if min_digits is None else min_digits
+    pattern = "#,##0" + ("." + "0" * keep + "#" * (digits - keep) if digits else "")
+    return str(format_decimal(x, format=pattern, locale=check_language(lang)))
+
+
+def format_integer(value: Any, lang: str) -> str:
+    """An integer count as ``lang`` writes it (``18,928`` / ``18.928``); ``—`` for None."""
+    return "—" if value is None else format_number(int(value), lang, 0)
+
+
+def format_numbers(values: Any, lang: str, digits: int = 3) -> str:
+    """Several numbers, joined with ``lang``'s list separator."""
+    return LIST_SEPARATORS[check_language(lang)].join(
+        format_number(v, lang, digits) for v in values
+    )

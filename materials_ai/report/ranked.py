@@ -125,7 +125,14 @@ def build_ranked_list(
             if acquisition_values is not None
             else np.full(n, np.nan),
             "validated_desirability": validated_d,
-            "satisfies_all": np.where(is_validated, validated_d >= 0, False),
+            # Unknown (<NA>: empty in the CSV, null in the JSON) until validated.
+            "satisfies_all": pd.array(
+                [
+                    bool(d >= 0) if v else pd.NA
+                    for v, d in zip(is_validated, validated_d, strict=True)
+                ],
+                dtype="boolean",
+            ),
         }
     )
     if any(c.kind == "molecule" for c in candidates):
@@ -152,6 +159,8 @@ def build_ranked_list(
 
 
 def _json_value(value: Any) -> Any:
+    if value is pd.NA:
+        return None
     if isinstance(value, float | np.floating):
         return None if not math.isfinite(float(value)) else float(value)
     if isinstance(value, np.integer):

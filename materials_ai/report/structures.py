@@ -126,8 +126,11 @@ def symmetrized_cif(structure: Structure) -> str:
 
 def molfile(molecule: Molecule) -> str:
     """MDL molfile text of ``molecule`` with 2D coordinates (RDKit depiction)."""
-    from rdkit import Chem
-    from rdkit.Chem import rdDepictor
+    from materials_ai.extras import requires_extra
+
+    with requires_extra("Molecule depictions (RDKit)"):
+        from rdkit import Chem
+        from rdkit.Chem import rdDepictor
 
     mol = molecule.to_rdkit()
     rdDepictor.Compute2DCoords(mol)

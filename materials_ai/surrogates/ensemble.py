@@ -201,7 +201,7 @@ class GraphEnsembleSurrogate:
         self._states = [state for state, _ in results]
         self._models = None
         self.training_elements = element_symbols(graphs.z)
-        self.domain = GraphDomain.fit(self._member_models()[0], graphs, seed=self.config.seed)
+        self.fit_domain(graphs)
         reports = [report for _, report in results]
         val_mae = {
             name: float(np.nanmean([r.val_mae.get(name, np.nan) for r in reports]))
@@ -310,6 +310,10 @@ class GraphEnsembleSurrogate:
         prediction = Prediction.from_samples(samples, self.target_names)
         prediction = recalibrated(prediction, self.std_scales, self.error_distributions)
         return self._with_domain(prediction, graphs)
+
+    def fit_domain(self, graphs: PackedGraphs) -> None:
+        """Fit the applicability domain on (a seeded sample of) the training graphs."""
+        self.domain = GraphDomain.fit(self._member_models()[0], graphs, seed=self.config.seed)
 
     def _with_domain(self, prediction: Prediction, graphs: PackedGraphs) -> Prediction:
         """``prediction`` with the graphs' distance-to-training scores (if fitted)."""

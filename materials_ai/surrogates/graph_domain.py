@@ -79,7 +79,10 @@ class GraphDomain:
         z = embed_graphs(model, graphs, indices)
         mean, scale = z.mean(axis=0), z.std(axis=0)
         scale[scale < 1e-8] = 1.0
-        return cls(mean=mean, scale=scale, domain=ApplicabilityDomain.fit((z - mean) / scale))
+        # Stored as float32 (save): fit on the rounded rows, so a reloaded domain scores
+        # exactly as the fitted one (a resumed campaign reproduces its ranked lists).
+        train = ((z - mean) / scale).astype(np.float32).astype(np.float64)
+        return cls(mean=mean, scale=scale, domain=ApplicabilityDomain.fit(train))
 
     def score(self, model: Any, graphs: PackedGraphs) -> np.ndarray:
         """Distance-to-training scores of every graph, `n` (> 1: outside)."""

@@ -107,8 +107,11 @@ def _molecule_from_xyz(
     symbols: Sequence[str], positions: np.ndarray, charge: int, label: str
 ) -> Molecule:
     """A :class:`Molecule` (SMILES) from 3D coordinates (Å), bonds perceived by RDKit."""
-    from rdkit import Chem, rdBase
-    from rdkit.Chem import rdDetermineBonds
+    from materials_ai.extras import requires_extra
+
+    with requires_extra("Molecules from 3D coordinates (RDKit)"):
+        from rdkit import Chem, rdBase
+        from rdkit.Chem import rdDetermineBonds
 
     rdBase.DisableLog("rdApp.*")
     block = f"{len(symbols)}\n\n" + "".join(
@@ -125,7 +128,10 @@ def _molecule_from_xyz(
 
 
 def _read_molfile(path: Path) -> Molecule:
-    from rdkit import Chem, rdBase
+    from materials_ai.extras import requires_extra
+
+    with requires_extra("Molecule files (RDKit)"):
+        from rdkit import Chem, rdBase
 
     rdBase.DisableLog("rdApp.*")
     if path.suffix.lower() == ".sdf":

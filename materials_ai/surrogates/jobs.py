@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from materials_ai.compute import ComputeConfig
 from materials_ai.config_errors import read_yaml_file, validate_config
 from materials_ai.errors import ConfigError, SurrogateError
 from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.surrogates.model_card import added_card_sections, model_card
 from materials_ai.tracking import TrackingConfig
 
 if TYPE_CHECKING:
@@ -72,7 +72,8 @@ class TrainJobConfig(BaseModel):
         surrogate: The ensemble.
         recalibrate: Fit std scales on the validation ids.
         tracking: MLflow settings (default: MLflow with a SQLite store, ``mlflow.db``,
-            and ``mlartifacts/`` in the model folder); ``{backend: none}`` turns it off.
+            and ``mlartifacts/`` in the folder holding the model folder, e.g. ``models/``);
+            ``{backend: none}`` turns it off.
         compute: Executor for training members in parallel.
     """
 
@@ -235,7 +236,7 @@ def run_training(
     """
     from materials_ai.compute import make_executor
     from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
-    from materials_ai.tracking import make_tracker
+    from materials_ai.tracking import config_params, make_tracker, metrics_with_units
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -255,7 +256,7 @@ def run_training(
     fit_idx = np.concatenate([train_idx, val_idx])
     tracker = make_tracker(config.tracking, out_dir)
     tracker.start_run(config.name, tags={"kind": "training", "dataset": config.dataset})
-    tracker.log_params(config.model_dump(mode="json"))
+    tracker.log_params(config_params(config.model_dump(mode="json")))
     executor = make_executor(config.compute, progress=progress)
     try:
         fit_started = time.perf_counter()
@@ -304,7 +305,7 @@ def run_training(
         for t, values in per_target.items()
         for k, v in values.items()
     }
-    tracker.log_metrics(flat, step=0)
+    tracker.log_metrics(metrics_with_units(flat, units), step=0)  # test_band_gap_mae_eV
     tracker.log_artifact(out_dir / "surrogate.json", "model")
     tracker.log_artifact(out_dir / "weights.pt", "model")
     tracker.log_artifact(out_dir / "MODEL_CARD.md", "model")
@@ -329,7 +330,8 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     """Refit a trained model's recalibration on its validation ids and re-evaluate it.
 
     Fits the std factors and the standardized-error distributions afresh (from the raw
-    ensemble) on the validation part of the split in ``training.json``, then rewrites
+    ensemble) on the validation part of the split in ``training.json`` and the
+    applicability domain on its training part (``domain.npz``), then rewrites
     ``surrogate.json``, the metrics of ``training.json`` and ``MODEL_CARD.md``. The weights
     are not touched. Use it after an upgrade that changes the recalibration.
 
@@ -341,6 +343,9 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     if len(parts["val"]) < 2:
         raise SurrogateError(f"{model.folder}: the split has no validation ids to recalibrate on")
     surrogate = model.surrogate
+    train = model.part("train")
+    if len(train) >= 2:  # the applicability domain (also for folders trained before it)
+        surrogate.fit_domain(model.graphs.select(train))
     surrogate.recalibrate(model.graphs.select(parts["val"]), model.y[parts["val"]])
     summary = model.summary
     summary["metrics"], summary["metrics_gaussian"] = _evaluate_readings(
@@ -354,121 +359,6 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     old_card = card_path.read_text() if card_path.exists() else ""
     card_path.write_text(model_card(summary) + added_card_sections(old_card))
     return summary
-
-
-def added_card_sections(card: str) -> str:
-    """The sections people added to a generated model card (after its ``## Training``)."""
-    start = card.find("\n## Training")
-    if start < 0:
-        return ""
-    added = card.find("\n## ", start + 1)
-    return "" if added < 0 else card[added + 1 :].rstrip() + "\n"
-
-
-_ARCHITECTURES = {
-    "cgcnn": "CGCNN-class graph",
-    "mace": "MACE (equivariant)",
-    "mol_gnn": "molecular graph",
-}
-
-
-def model_card(summary: dict[str, Any]) -> str:
-    """Render a model card (Markdown) from a ``training.json`` summary."""
-    cfg = summary["config"]
-    lines = [
-        f"# {summary['name']}",
-        "",
-        f"Deep ensemble of {cfg['surrogate']['n_members']} "
-        f"{_ARCHITECTURES.get(cfg['surrogate']['model'].get('kind', 'cgcnn'), 'graph')} networks "
-        f"trained on `{cfg['dataset']}` for {', '.join(cfg['targets'])}.",
-        "",
-        "## Data and split",
-        "",
-        f"- dataset card: `datasets/{cfg['dataset']}.yaml`",
-        f"- split: `datasets/splits/{cfg['dataset']}/{cfg['split']['name']}/` "
-        f"({cfg['split']['kind']}"
-        + (f", test fold {cfg['split']['fold']}" if cfg["split"]["kind"] == "kfold" else "")
-        + ")",
-        f"- sizes: train {summary['split_sizes']['train']}, validation "
-        f"{summary['split_sizes']['val']}, test {summary['split_sizes']['test']}",
-        "",
-        "## Hyper-parameters",
-        "",
-        "```yaml",
-        yaml.safe_dump(cfg["surrogate"], sort_keys=False).rstrip(),
-        "```",
-        "",
-        "## Metrics (after std recalibration on the validation split)",
-        "",
-        "| part | target | MAE | RMSE | R² | miscal. area | 90 % coverage | Spearman(|err|, std) |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for part, per_target in summary["metrics"].items():
-        for target, m in per_target.items():
-            lines.append(
-                f"| {part} | {target} | {m['mae']:.4g} | {m['rmse']:.4g} | {m['r2']:.3f} | "
-                f"{m.get('miscalibration_area', float('nan')):.3f} | "
-                f"{m.get('coverage_90', float('nan')):.3f} | "
-                f"{m.get('spearman_err_std', float('nan')):.3f} |"
-            )
-    gap_rows = [
-        (part, target, m)
-        for part, per_target in summary["metrics"].items()
-        for target, m in per_target.items()
-        if "metal_auc" in m
-    ]
-    if gap_rows:
-        lines += [
-            "",
-            "Metals (P(gap <= 0.1 eV) from the recalibrated ensemble; see "
-            "`materials_ai.surrogates.metals`):",
-            "",
-            "| part | target | metal share | ROC AUC | accuracy | MAE non-metals | MAE clipped |",
-            "|---|---|---|---|---|---|---|",
-        ]
-        for part, target, m in gap_rows:
-            lines.append(
-                f"| {part} | {target} | {m['metal_fraction']:.3f} | {m['metal_auc']:.3f} | "
-                f"{m['metal_accuracy']:.3f} | {m['mae_nonmetal']:.4g} | {m['mae_clipped']:.4g} |"
-            )
-    interval_z = summary.get("interval_90_z") or {}
-    lines += [
-        "",
-        f"Std scales (recalibration): {summary['std_scales'] or 'none'}",
-        "",
-        "90 % intervals: `[mean + std * q05, mean + std * q95]` with the quantiles of the "
-        "standardized error fitted on the validation split "
-        + (
-            "(" + "; ".join(f"{t}: {q[0]:.2f}, {q[1]:.2f}" for t, q in interval_z.items()) + ")"
-            if interval_z
-            else "(none fitted: Gaussian, ±1.645 std)"
-        )
-        + ".",
-        "",
-    ]
-    gaussian = (summary.get("metrics_gaussian") or {}).get("test", {})
-    if interval_z and gaussian:
-        lines += [
-            "Gaussian reading of the same std (`mean ± 1.645 std`, what acquisition functions "
-            "use), test split: "
-            + "; ".join(
-                f"{t}: miscal. area {m.get('miscalibration_area', float('nan')):.3f}, "
-                f"90 % coverage {m.get('coverage_90', float('nan')):.3f}"
-                for t, m in gaussian.items()
-            )
-            + ".",
-            "",
-        ]
-    lines += [
-        "## Training",
-        "",
-        f"- epochs per member: {summary['epochs']} (best: {summary['best_epochs']})",
-        f"- fit time: {summary['fit_seconds'] / 60:.1f} min; job total "
-        f"{summary['total_seconds'] / 60:.1f} min; date {summary['date']}",
-        f"- machine: {summary['machine']}",
-        "",
-    ]
-    return "\n".join(lines)
 
 
 def evaluate_model(model_dir: str | Path, part: str = "test") -> dict[str, dict[str, float]]:

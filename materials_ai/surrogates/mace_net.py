@@ -70,13 +70,16 @@ class MACENet(nn.Module):
         super().__init__()
         # mace first: e3nn 0.4.4 loads its constants only after ``import mace`` has set
         # TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD (see the module docstring).
-        from mace.modules.blocks import (
-            EquivariantProductBasisBlock,
-            LinearNodeEmbeddingBlock,
-            RadialEmbeddingBlock,
-            RealAgnosticResidualInteractionBlock,
-        )
-        from e3nn import o3  # isort: skip
+        from materials_ai.extras import requires_extra
+
+        with requires_extra("MACE members (model.kind: mace)"):
+            from mace.modules.blocks import (
+                EquivariantProductBasisBlock,
+                LinearNodeEmbeddingBlock,
+                RadialEmbeddingBlock,
+                RealAgnosticResidualInteractionBlock,
+            )
+            from e3nn import o3  # isort: skip
 
         channels = config.channels
         self.channels = channels

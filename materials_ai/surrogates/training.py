@@ -17,7 +17,8 @@ from materials_ai.errors import SurrogateError
 from materials_ai.graphs.config import GraphConfig
 from materials_ai.graphs.packed import PackedGraphs
 from materials_ai.surrogates.cgcnn import CGCNN
-from materials_ai.surrogates.config import CGCNNConfig, ModelConfig, TrainingConfig
+from materials_ai.surrogates.config import ModelConfig, TrainingConfig
+from materials_ai.surrogates.networks import NETWORKS
 
 logger = logging.getLogger(__name__)
 
@@ -57,56 +58,15 @@ def _save_checkpoint(path: Path, payload: dict[str, object]) -> None:
     os.replace(tmp, path)
 
 
-def _build_cgcnn(model_config: CGCNNConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
-    return CGCNN(
-        model_config,
-        n_targets=n_targets,
-        cutoff_angstrom=graph_config.cutoff_angstrom,
-        n_site_features=graph_config.n_site_features,
-    )
-
-
-def _build_mol_gnn(
-    model_config: ModelConfig, graph_config: GraphConfig, n_targets: int
-) -> nn.Module:
-    from materials_ai.molecules.gnn import MolGNN
-
-    return MolGNN(model_config, n_targets=n_targets)  # type: ignore[arg-type]
-
-
-def _build_mace(model_config: ModelConfig, graph_config: GraphConfig, n_targets: int) -> nn.Module:
-    from materials_ai.surrogates.mace_net import MACENet
-
-    config = model_config
-    assert config.kind == "mace"
-    if graph_config.site_features:
-        raise SurrogateError("model kind 'mace' does not use site features; remove them")
-    return MACENet(
-        config,
-        n_targets=n_targets,
-        cutoff_angstrom=graph_config.cutoff_angstrom,
-        avg_num_neighbors=config.avg_num_neighbors or float(graph_config.max_neighbors),
-    )
-
-
-#: Model registry: ``model.kind`` -> builder ``(model_config, graph_config, n_targets)``.
-#: Every network returns standardised `g x t` outputs from a ``Data`` batch and carries
-#: ``y_mean`` / ``y_std`` buffers.
-MODEL_BUILDERS: dict[str, Callable[..., nn.Module]] = {
-    "cgcnn": _build_cgcnn,
-    "mol_gnn": _build_mol_gnn,
-    "mace": _build_mace,
-}
-
-
 def build_model(model_config: ModelConfig, graph_config: GraphConfig, n_targets: int) -> CGCNN:
-    """Create an untrained member network of the architecture ``model_config.kind``."""
-    builder = MODEL_BUILDERS.get(model_config.kind)
-    if builder is None:
-        raise SurrogateError(
-            f"unknown model kind {model_config.kind!r}; registered: {sorted(MODEL_BUILDERS)}"
-        )
-    return builder(model_config, graph_config, n_targets)  # type: ignore[return-value]
+    """Create an untrained member network of the architecture ``model_config.kind``.
+
+    Raises:
+        ConfigError: If no network is registered as that kind
+            (:data:`materials_ai.surrogates.networks.NETWORKS`).
+    """
+    network = NETWORKS.get(model_config.kind)(model_config, graph_config, n_targets)
+    return network  # type: ignore[return-value]
 
 
 def member_states(

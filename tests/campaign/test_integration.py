@@ -68,14 +68,17 @@ def test_castelli_two_iterations_with_mlflow(real_data: Path, tmp_path: Path) ->
     # MLflow: one run, per-iteration metrics, parameters and the ranked list artifact.
     import mlflow
 
-    assert summary.tracking_uri == f"sqlite:///{run_dir.resolve() / 'mlflow.db'}"
+    # The project store: mlflow.db in the folder holding the run directory (issue 18).
+    assert summary.tracking_uri == f"sqlite:///{run_dir.resolve().parent / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=summary.tracking_uri)
     run = client.get_run(summary.tracking_run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["loop.batch_size"] == "10"
     history = client.get_metric_history(run.info.run_id, "oracle_calls")
     assert [(m.step, m.value) for m in history] == [(1, 40.0), (2, 50.0), (3, 50.0)]
-    assert len(client.get_metric_history(run.info.run_id, "val_mae_band_gap")) == 3
+    assert len(client.get_metric_history(run.info.run_id, "val_mae_band_gap_eV")) == 3
     assert len(client.get_metric_history(run.info.run_id, "targets_found")) == 3
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "final")}
-    assert "final/ranked_candidates.csv" in artifacts
+    from materials_ai.tracking import local_artifact_path
+
+    final = local_artifact_path(f"{run.info.artifact_uri}/final", summary.tracking_uri)
+    assert final is not None and (final / "ranked_candidates.csv").is_file()

@@ -12,9 +12,9 @@ import pytest
 from materials_ai.campaign.loop import Campaign
 from materials_ai.campaign.state import Stage, load_state
 from materials_ai.errors import CampaignError, DatasetNotFoundError
-from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 from materials_ai.testing.campaigns import tiny_workflow
 from materials_ai.testing.datasets import TinyDataset
+from materials_ai.testing.fakes import FixedSurrogate, TableOracle
 from materials_ai.tracking import InMemoryTracker
 
 
@@ -82,7 +82,7 @@ def test_campaign_runs_end_to_end(tiny_registry: TinyDataset, tmp_path: Path) ->
     assert run.metrics["oracle_calls"] == [(1, 15.0), (2, 20.0), (3, 20.0)]
     assert run.status == "FINISHED"
     assert any(path.name == "ranked_candidates.json" for path, _ in run.artifacts)
-    assert "val_mae_band_gap" in run.metrics
+    assert "val_mae_band_gap_eV" in run.metrics  # tracked with its unit
 
 
 def test_targets_found_counts_validated_hits(tiny_registry: TinyDataset, tmp_path: Path) -> None:
@@ -97,18 +97,23 @@ def test_targets_found_counts_validated_hits(tiny_registry: TinyDataset, tmp_pat
     assert summary.targets_total == 13
 
 
+def _fixed_parts(tiny: TinyDataset) -> tuple[FixedSurrogate, TableOracle]:
+    """A fixed surrogate that ranks rows by their index, and an oracle of the tiny labels
+    shifted by +1 eV (so that values from the table are told apart from the dataset's)."""
+    means = {cid: [5.0 + k / 10, -2.5] for k, cid in enumerate(tiny.ids)}
+    labels = {
+        cid: {"band_gap": gap + 1.0, "formation_energy": e_form}
+        for cid, gap, e_form in zip(tiny.ids, tiny.band_gaps, tiny.formation_energies, strict=True)
+        if np.isfinite(gap)
+    }
+    return FixedSurrogate(("band_gap", "formation_energy"), means), TableOracle(labels)
+
+
 def test_surrogate_only_ever_sees_collected_labels(
-    tiny_registry: TinyDataset, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_registry: TinyDataset, tmp_path: Path
 ) -> None:
-    seen: list[set[str]] = []
-    original = GraphEnsembleSurrogate.fit_graphs
-
-    def spy(self, graphs, y, **kwargs):  # type: ignore[no-untyped-def]
-        seen.append(set(graphs.ids))
-        return original(self, graphs, y, **kwargs)
-
-    monkeypatch.setattr(GraphEnsembleSurrogate, "fit_graphs", spy)
-    campaign = Campaign.start(tiny_workflow(), tmp_path / "run")
+    surrogate, oracle = _fixed_parts(tiny_registry)
+    campaign = Campaign.start(tiny_workflow(), tmp_path / "run", surrogate=surrogate, oracle=oracle)
     collected_before_fit: list[set[str]] = []
 
     def record(iteration: int, stage: Stage) -> None:
@@ -116,10 +121,31 @@ def test_surrogate_only_ever_sees_collected_labels(
             collected_before_fit.append(campaign.state.labelled_ids())
 
     campaign.run(after_stage=record)
-    assert len(seen) == 3  # two selection iterations + the final retrain
-    for ids, labelled in zip(seen, collected_before_fit, strict=True):
-        assert ids == labelled
-    assert len(seen[0]) == 10
+    assert len(surrogate.fits) == 3  # two selection iterations + the final retrain
+    for ids, labelled in zip(surrogate.fits, collected_before_fit, strict=True):
+        assert set(ids) == labelled
+    assert len(surrogate.fits[0]) == 10
+
+
+def test_injected_oracle_answers_every_selection(
+    tiny_registry: TinyDataset, tmp_path: Path
+) -> None:
+    surrogate, oracle = _fixed_parts(tiny_registry)
+    Campaign.start(tiny_workflow(), tmp_path / "run", surrogate=surrogate, oracle=oracle).run()
+    state = load_state(tmp_path / "run")
+    # The initial labels, then one batch of 5 per iteration, all asked of the given oracle.
+    assert [len(batch) for batch in oracle.submissions] == [10, 5, 5]
+    assert [tuple(s.candidate_ids) for s in state.selections][-2:] == oracle.submissions[1:]
+    asked = [cid for batch in oracle.submissions for cid in batch]
+    observed = {r.observation["candidate_id"]: r.observation for r in state.observations}
+    assert set(observed) == set(asked)
+    measured = [cid for cid in asked if observed[cid]["ok"]]
+    assert len(measured) >= len(asked) - 2  # rows 5 and 7 have no usable label
+    for cid in measured:  # the table's values (dataset gap + 1 eV), not a replay's
+        row = tiny_registry.ids.index(cid)
+        assert observed[cid]["values"]["band_gap"] == pytest.approx(
+            tiny_registry.band_gaps[row] + 1.0
+        )
 
 
 def test_resume_after_every_stage_matches_uninterrupted_run(

@@ -26,9 +26,9 @@ from materials_ai.campaign.validation import learned_values
 from materials_ai.data.records import Observation
 from materials_ai.errors import ConfigError
 from materials_ai.oracles.jobs import JobStore
-from materials_ai.oracles.simulate import run_counts
 from materials_ai.testing.campaigns import tiny_chain_oracle, tiny_workflow
 from materials_ai.testing.datasets import TinyDataset
+from materials_ai.testing.simulate import run_counts
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -103,9 +103,11 @@ def test_tiny_campaign_through_the_chain(tiny_registry: TinyDataset, tmp_path: P
     assert provenance["settings"]["seconds"] == 0.0
     assert Path(provenance["job_dir"]).is_dir()
     # The surrogate learned band_gap from the dft_test value only.
+    from materials_ai.campaign.stages import training_data
+
     campaign = Campaign.resume(run_dir)
     campaign._prepare()
-    indices, y = campaign._training_data()
+    indices, y = training_data(campaign)
     dft = {o["candidate_id"]: o["values"]["volume_per_atom"] for o in by_fidelity["dft_test"]}
     gaps = {campaign.pool[int(i)].id: y[k, 0] for k, i in enumerate(indices)}
     assert {k for k, v in gaps.items() if np.isfinite(v)} == set(dft)

@@ -266,7 +266,7 @@ def test_molecular_model_given_a_cif(si_cif: Path, tmp_path: Path) -> None:
     xyz = tmp_path / "water.xyz"
     xyz.write_text("3\n\nO 0 0 0\nH 0.96 0 0\nH -0.24 0.93 0\n")
     code, output = _invoke("predict", QM9_MODEL, si_cif, xyz)
-    assert code == 1
+    assert code == 2  # unusable input: named, the rest predicted
     assert f"skipped {si_cif}: the model predicts molecules, this is a crystal" in output
     assert "1 of 2 input(s) failed" in output and "H2O" in output
 
@@ -285,7 +285,7 @@ def test_unsupported_elements_are_skipped_not_fatal(
     dummy = _with_species(tmp_path, "xx.cif", "Xx")
     out = tmp_path / "p.csv"
     code, output = _invoke("predict", model_dir, og, si_cif, dummy, "--out", out)
-    assert code == 1
+    assert code == 2  # unusable input: named, the rest predicted
     assert f"skipped {og}: element Og (Z = 118) is not supported by the model" in output
     assert f"skipped {dummy}: Xx0+ is a dummy species, not an element" in output
     assert f"2 of 3 input(s) failed: {og}, {dummy}" in output
@@ -315,7 +315,7 @@ def test_poscar_whose_species_and_counts_disagree(
     header = ["bad", "1.0", "0 2.7 2.7", "2.7 0 2.7", "2.7 2.7 0", species, counts, "Direct"]
     poscar.write_text("\n".join([*header, *positions]) + "\n")
     code, output = _invoke("predict", model_dir, poscar, si_cif)
-    assert code == 1
+    assert code == 2  # unusable input: named, the rest predicted
     assert f"skipped {poscar}: {message}" in output
     assert "1 of 2 input(s) failed" in output
 
@@ -332,10 +332,14 @@ def test_predict_table_has_units_and_notes_unseen_elements(
     assert code == 0, output
     flat = " ".join(output.split())
     assert "z (eV)" in flat and "90 % interval (eV)" in flat
-    assert f"{nacl} (element(s) Cl Na never seen in training)" in flat
+    assert f"{nacl} (element(s) Cl Na never seen in training; domain distance" in flat
     out = tmp_path / "p.csv"
     code, output = _invoke("predict", model_dir, si_cif, nacl, "--out", out)
     assert code == 0, output
-    header, si_row, _ = out.read_text().splitlines()
-    assert header == "file,formula,z_mean_eV,z_std_eV,z_lo90_eV,z_hi90_eV,unseen_elements"
+    header, si_row, nacl_row = out.read_text().splitlines()
+    assert header == (
+        "file,formula,z_mean_eV,z_std_eV,z_lo90_eV,z_hi90_eV,"
+        "domain_distance,outside_domain,unseen_elements"
+    )
+    assert nacl_row.endswith(",True,Cl Na")  # outside the domain, unseen elements named
     assert all(v == f"{float(v):.6g}" for v in si_row.split(",")[2:6])  # rounded

@@ -67,14 +67,14 @@ def test_missing_key_names_key(tiny: TinyDataset, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "fragment"),
     [
-        ("sha256", "abc123", "key 'sha256'"),
-        ("sha256", "A" * 64, "key 'sha256'"),
-        ("file", "/abs/data.csv", "key 'file'"),
-        ("file", "../outside.csv", "key 'file'"),
-        ("name", "Bad-Name", "key 'name'"),
-        ("rows", -1, "key 'rows'"),
-        ("structure_format", "xyz", "key 'structure_format'"),
-        ("targets", {}, "key 'targets'"),
+        ("sha256", "abc123", "'sha256'"),
+        ("sha256", "A" * 64, "'sha256'"),
+        ("file", "/abs/data.csv", "'file'"),
+        ("file", "../outside.csv", "'file'"),
+        ("name", "Bad-Name", "'name'"),
+        ("rows", -1, "bad.yaml: invalid dataset card: 'rows'"),
+        ("structure_format", "xyz", "'structure_format'"),
+        ("targets", {}, "'targets'"),
     ],
 )
 def test_invalid_values_name_the_key(
@@ -94,7 +94,7 @@ def test_valid_range_must_be_ordered(tiny: TinyDataset) -> None:
 
 
 def test_missing_or_malformed_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="Cannot read dataset card"):
+    with pytest.raises(ConfigError, match=r"dataset card file .*absent\.yaml not found"):
         load_card(tmp_path / "absent.yaml")
     broken = tmp_path / "broken.yaml"
     broken.write_text("name: [unclosed\n")

@@ -126,7 +126,7 @@ def test_corrupted_cif_row_is_skipped_and_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     tiny = write_tiny_dataset(tmp_path / "t", corrupt_rows=[2])
-    with caplog.at_level(logging.WARNING, logger="materials_ai.data.loaders"):
+    with caplog.at_level(logging.WARNING, logger="materials_ai.data"):
         ds = _load(tiny)
     assert ds.ids == ["tiny-0", "tiny-1", "tiny-3", "tiny-4", "tiny-5"]
     [skip] = ds.skipped
@@ -280,7 +280,7 @@ def test_unreadable_cache_is_rebuilt(tiny: TinyDataset, caplog: pytest.LogCaptur
     cache_file = structure_cache_path(tiny.card)
     cache_file.parent.mkdir(parents=True)
     cache_file.write_bytes(b"not a zip file")
-    with caplog.at_level(logging.WARNING, logger="materials_ai.data.loaders"):
+    with caplog.at_level(logging.WARNING, logger="materials_ai.data"):
         ds = _load(tiny)
     assert len(ds) == 6
     assert "unreadable structure cache" in caplog.text
@@ -300,7 +300,7 @@ def test_unusable_cache_dir_falls_back_to_parsing(
 ) -> None:
     not_a_folder = tmp_path / "cache-file"
     not_a_folder.write_text("occupied")
-    with caplog.at_level(logging.WARNING, logger="materials_ai.data.loaders"):
+    with caplog.at_level(logging.WARNING, logger="materials_ai.data"):
         ds = _load(tiny, cache_dir=not_a_folder)
     assert len(ds) == 6
     assert "Structure cache disabled" in caplog.text

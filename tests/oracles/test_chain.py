@@ -13,7 +13,7 @@ from materials_ai.oracles import Oracle
 from materials_ai.oracles.chain import OracleChain
 from materials_ai.oracles.config import FidelityChainConfig
 from materials_ai.oracles.fidelity import fidelity_counts, fidelity_table, qualify, split_target
-from materials_ai.oracles.simulate import demo_structures
+from materials_ai.testing.simulate import demo_structures
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -20,8 +20,8 @@ from materials_ai.errors import OracleError
 from materials_ai.oracles import Oracle, Ticket
 from materials_ai.oracles.job_oracle import ExecutorLauncher, JobOracle, ProcessLauncher
 from materials_ai.oracles.jobs import JobStore, process_alive
-from materials_ai.oracles.simulate import demo_structures, load_tickets, make_oracle, run_counts
-from materials_ai.oracles.tasks import SleepTask
+from materials_ai.testing.simulate import demo_structures, load_tickets, make_oracle, run_counts
+from materials_ai.testing.sleep import SleepTask
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -109,7 +109,7 @@ def _start_campaign(store: Path, tickets: Path, n: int = 4) -> subprocess.Popen[
         [
             sys.executable,
             "-m",
-            "materials_ai.oracles.simulate",
+            "materials_ai.testing.simulate",
             str(store),
             str(tickets),
             "--n",
@@ -216,18 +216,19 @@ class _NoLaunch:
         pass
 
 
-def test_batched_results_are_matched_to_their_jobs_in_order(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_batched_results_are_matched_to_their_jobs_in_order(tmp_path: Path) -> None:
     from materials_ai.oracles import tasks
     from materials_ai.oracles.worker import run_jobs
 
-    monkeypatch.setitem(tasks.TASK_CLASSES, "batched_test", f"{__name__}:_BatchedTask")
-    oracle = JobOracle(_BatchedTask(), tmp_path, launcher=_NoLaunch())  # type: ignore[arg-type]
-    candidates = _candidates(3)
-    tickets = oracle.submit(candidates)
-    assert run_jobs(tmp_path, [t.id for t in tickets]) == 3
-    observations = oracle.collect(tickets)
+    tasks.TASKS.add("batched_test", _BatchedTask, replace=True)
+    try:
+        oracle = JobOracle(_BatchedTask(), tmp_path, launcher=_NoLaunch())  # type: ignore[arg-type]
+        candidates = _candidates(3)
+        tickets = oracle.submit(candidates)
+        assert run_jobs(tmp_path, [t.id for t in tickets]) == 3
+        observations = oracle.collect(tickets)
+    finally:
+        tasks.TASKS.remove("batched_test")
     assert [o.values["volume"] for o in observations] == pytest.approx(
         [c.structure.volume for c in candidates]
     )

@@ -182,5 +182,5 @@ def test_lab_results_section_after_ingest(run: TinyRun, tmp_path: Path) -> None:
     assert page.sections[-1] == "lab-results"
     text = " ".join(" ".join(page.text).split())
     assert "Resultados de laboratorio" in text
-    assert f"{picked} lab.csv 2 banda prohibida = 6.200 eV sí sí Tauc sí" in text
+    assert f"{picked} lab.csv 2 banda prohibida = 6,200 eV sí sí Tauc sí" in text
     assert "replay: 15, experiment: 1" in text

@@ -124,7 +124,9 @@ def test_prediction_carries_units_from_the_dataset_card(
     frame = prediction.to_dataframe()
     assert list(frame.index) == ["0:Si"]
     assert list(frame.columns) == [
-        f"{t}_{k}" for t in ("gap", "e_form") for k in ("mean", "std", "lo90", "hi90")
+        *(f"{t}_{k}" for t in ("gap", "e_form") for k in ("mean", "std", "lo90", "hi90")),
+        "domain_distance",  # graph ensembles score their applicability domain
+        "outside_domain",
     ]
     assert frame.attrs["units"]["e_form_hi90"] == "eV/atom"
     assert frame["gap_mean"].iloc[0] == pytest.approx(prediction.mean[0, 0])

@@ -84,7 +84,7 @@ def test_training_job_writes_a_complete_model_folder(tiny: TinyDataset, tmp_path
 def test_training_is_logged_to_mlflow_by_default(tiny: TinyDataset, tmp_path: Path) -> None:
     from mlflow import MlflowClient
 
-    from materials_ai.tracking import default_tracking_uri
+    from materials_ai.tracking import default_tracking_uri, local_artifact_path
 
     data = _job().model_dump(mode="json")
     del data["tracking"]  # the default: MLflow, SQLite store in the model folder
@@ -100,9 +100,10 @@ def test_training_is_logged_to_mlflow_by_default(tiny: TinyDataset, tmp_path: Pa
     curve = client.get_metric_history(run.info.run_id, "member1_val_loss")
     assert [m.step for m in curve] == list(range(1, summary["epochs"][1] + 1))
     test_mae = summary["metrics"]["test"]["band_gap"]["mae"]
-    assert run.data.metrics["test_band_gap_mae"] == pytest.approx(test_mae)
-    logged = {a.path for a in client.list_artifacts(run.info.run_id, "model")}
-    assert logged == {"model/surrogate.json", "model/weights.pt", "model/MODEL_CARD.md"}
+    assert run.data.metrics["test_band_gap_mae_eV"] == pytest.approx(test_mae)
+    model = local_artifact_path(f"{run.info.artifact_uri}/model", default_tracking_uri(folder))
+    assert model is not None
+    assert {p.name for p in model.iterdir()} == {"surrogate.json", "weights.pt", "MODEL_CARD.md"}
 
 
 def test_interrupted_member_resumes_to_the_same_weights(tmp_path: Path) -> None:
@@ -205,7 +206,7 @@ def test_cli_train_evaluate_predict(tiny: TinyDataset, tmp_path: Path) -> None:
             str(tmp_path / "p.csv"),
         ],
     )
-    assert result.exit_code == 1, result.output  # one input failed: named, the rest written
+    assert result.exit_code == 2, result.output  # one input unusable: named, the rest written
     assert "bad.cif" in result.output
     lines = (tmp_path / "p.csv").read_text().splitlines()
     assert len(lines) == 2
@@ -220,6 +221,7 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     folder = tmp_path / "model"
     summary = run_training(_job(), folder, progress=False)
     assert summary["interval_90_z"] == {}  # 6 validation rows: too few for a distribution
+    (folder / "domain.npz").unlink()  # as in a folder written before the domain existed
     meta = json.loads((folder / "surrogate.json").read_text())
     weights = (folder / "weights.pt").read_bytes()
     with (folder / "MODEL_CARD.md").open("a") as card:
@@ -232,6 +234,8 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     assert set(after["error_quantiles"]) == {"band_gap", "formation_energy"}
     assert after["fit"] == meta["fit"] and after["std_scales"] == pytest.approx(meta["std_scales"])
     assert (folder / "weights.pt").read_bytes() == weights
+    # A folder trained before the applicability domain existed gets one from its train ids.
+    assert (folder / "domain.npz").exists()
     info = json.loads((folder / "training.json").read_text())
     q05, q95 = info["interval_90_z"]["band_gap"]
     assert q05 < 0 < q95

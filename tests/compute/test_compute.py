@@ -327,8 +327,8 @@ def _loopback_only(config: ComputeConfig) -> ComputeConfig:
         (
             "slurm",
             [
-                r"#SBATCH --cpus-per-task=8",
-                r"#SBATCH --mem=16G",
+                r"#SBATCH --cpus-per-task=1",
+                r"#SBATCH --mem=2G",
                 r"#SBATCH -t 01:00:00",
                 r"#SBATCH -J materials-ai-worker",
             ],
@@ -359,10 +359,13 @@ def test_job_script_renders_from_shipped_config_without_submitting(
         assert expected in lines, f"{expected!r} missing from:\n{script}"
     worker_line = next(line for line in lines if "distributed.cli.dask_worker" in line)
     jq = config.jobqueue
-    assert f"--nworkers {jq.processes}" in worker_line
+    if jq.processes > 1:  # one process per job needs no --nworkers
+        assert f"--nworkers {jq.processes}" in worker_line
     assert f"--nthreads {jq.cores // jq.processes}" in worker_line
     assert " ".join(jq.worker_extra_args) in worker_line
-    assert "source .venv/bin/activate" in lines
+    for prologue_line in jq.job_script_prologue:
+        assert prologue_line in lines
+    assert f"--local-directory {jq.local_directory}" in worker_line
     assert no_job_submission == []
     # The worker nanny's malloc settings travel as a dask config variable.
     [export] = [line for line in lines if "PRE_SPAWN_ENVIRON" in line]

@@ -1,6 +1,6 @@
 """A campaign-like process that submits validations and waits: for kill/resume checks.
 
-``python -m materials_ai.oracles.simulate STORE TICKETS.json [--task sleep|gpaw] ...``
+``python -m materials_ai.testing.simulate STORE TICKETS.json [--task sleep|gpaw] ...``
 submits ``--n`` small structures to a :class:`~materials_ai.oracles.job_oracle.JobOracle`
 with ``--parallel`` worker processes, writes the tickets to ``TICKETS.json`` (as a campaign
 writes its pending tickets to ``state.json``) and waits for the results. Tests and
@@ -41,7 +41,7 @@ def demo_structures(n: int) -> list[Any]:
 def make_oracle(store: str | Path, task: str, seconds: float, parallel: int) -> Any:
     """The oracle used by the simulated campaign (and by its resumption)."""
     from materials_ai.oracles.job_oracle import JobOracle, ProcessLauncher
-    from materials_ai.oracles.tasks import SleepTask
+    from materials_ai.testing.sleep import SleepTask
 
     if task == "sleep":
         job_task: Any = SleepTask(seconds=seconds)
