@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from materials_ai.campaign.config import WorkflowConfig
 from materials_ai.campaign.layout import cif_stem
+from materials_ai.campaign.relaxed import relaxed_structures
 from materials_ai.campaign.rundir import RunDirectory
 from materials_ai.errors import DataError, MaterialsAIError
 
@@ -131,10 +132,11 @@ def candidate_structures(
     """Structures of the candidates ``ids`` of a run (crystals, or molecules of a molecular
     campaign's pool).
 
-    The ranked lists' CIFs (``final/cifs``, ``iterations/*/cifs``) are read first; the
-    remaining ids are looked up in the campaign's pool, which loads the dataset named by
-    the run's workflow (from ``MATERIALS_AI_DATA_DIR``) when ``load_pool`` is true. Ids
-    found nowhere are left out of the result (the caller decides whether that is an error).
+    Cells relaxed by a validation come first, then the ranked lists' CIFs (``final/cifs``,
+    ``iterations/*/cifs``); the remaining ids are looked up in the campaign's pool, which
+    loads the dataset named by the run's workflow (from ``MATERIALS_AI_DATA_DIR``) when
+    ``load_pool`` is true. Ids found nowhere are left out of the result (the caller
+    decides whether that is an error).
 
     Args:
         run_dir: The run directory.
@@ -147,6 +149,14 @@ def candidate_structures(
 
     rundir = RunDirectory(run_dir)
     found: dict[str, Structure | Molecule] = {}
+    wanted = set(ids)
+    try:  # cells a validation relaxed come first (campaign/relaxed.py)
+        observations = rundir.read_state().typed_observations()
+    except MaterialsAIError:
+        observations = []
+    for cid, relaxed in relaxed_structures(observations).items():
+        if cid in wanted:
+            found[cid] = relaxed.structure
     if formulas is not None:
         folders = [
             rundir.final_dir / "cifs",
@@ -154,6 +164,8 @@ def candidate_structures(
         ]
         indices = [_cif_index(f) for f in folders if f.is_dir()]
         for cid, formula in zip(ids, formulas, strict=True):
+            if cid in found:
+                continue
             key = cif_stem(cid, formula)
             for index in indices:
                 if key in index:

@@ -8,8 +8,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from materials_ai.campaign.relaxed import RELAXED_COLUMNS
+
 if TYPE_CHECKING:
     from materials_ai.acquisition.objective import DesirabilityObjective
+    from materials_ai.campaign.relaxed import RelaxedStructure
     from materials_ai.data.records import Candidate
     from materials_ai.surrogates.prediction import Prediction
 
@@ -47,6 +50,7 @@ def write_ranking(
     size: int,
     top_cifs: int,
     metadata: Mapping[str, Any],
+    relaxed: Mapping[str, RelaxedStructure] | None = None,
 ) -> dict[str, Path]:
     """Rank the pool and write the ranked list (CSV, JSON) and top CIFs to ``out_dir``.
 
@@ -62,6 +66,9 @@ def write_ranking(
         size: Entries in the ranked list.
         top_cifs: Structures written for the best candidates.
         metadata: Stored with the list.
+        relaxed: Candidates a validation relaxed (``campaign/relaxed.py``): their CIFs
+            hold the relaxed cell, and the list gains the relaxation's columns
+            (:data:`~materials_ai.campaign.relaxed.RELAXED_COLUMNS`, NaN elsewhere).
 
     Returns:
         Paths of what was written: keys ``csv``, ``json``, ``cifs``.
@@ -79,7 +86,14 @@ def write_ranking(
         size=size,
         metadata=metadata,
     )
-    return write_ranked_list(ranked, pool, out_dir, top_cifs=top_cifs)
+    structures = None
+    if relaxed:
+        for name in RELAXED_COLUMNS:
+            ranked.table[name] = [
+                relaxed[i].columns()[name] if i in relaxed else np.nan for i in ranked.table["id"]
+            ]
+        structures = {cid: r.structure for cid, r in relaxed.items()}
+    return write_ranked_list(ranked, pool, out_dir, top_cifs=top_cifs, structures=structures)
 
 
 def iteration_metrics(

@@ -29,6 +29,7 @@ import numpy as np
 
 from materials_ai.campaign import display, record, selection
 from materials_ai.campaign.layout import FINAL_DIR, ITERATIONS_DIR
+from materials_ai.campaign.relaxed import relaxed_structures
 from materials_ai.campaign.state import ObservationRecord, SelectionRecord, Stage
 from materials_ai.errors import CampaignError
 from materials_ai.tracking import metrics_with_units
@@ -263,6 +264,7 @@ def record_iteration(campaign: CampaignContext) -> None:
             "oracle_calls": state.oracle_calls,
             "dataset": config.pool_label,
         },
+        relaxed=relaxed_structures(state.typed_observations()),
     )
     metrics = record.iteration_metrics(
         iteration,

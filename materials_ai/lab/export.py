@@ -90,6 +90,18 @@ _EXTRA_DESCRIPTIONS = {
         "training data's own spread (above 1: outside the model's domain, trust less).",
     ),
     "outside_domain": ("bool", "", "domain_distance above 1: an extrapolation."),
+    "relaxed_energy": (
+        "float",
+        "eV/atom",
+        "Final energy of the validation's relaxation (the potential's own scale); the CIF "
+        "holds the relaxed cell.",
+    ),
+    "relaxed_max_force": ("float", "eV/Å", "Largest residual atomic force after relaxation."),
+    "relaxed_volume_change": (
+        "float",
+        "",
+        "Relaxed over initial cell volume minus 1 (0.05 = 5 % larger).",
+    ),
 }
 
 

@@ -177,12 +177,15 @@ def write_ranked_list(
     *,
     top_cifs: int = 20,
     stem: str = "ranked_candidates",
+    structures: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
     """Write ``<stem>.csv``, ``<stem>.json`` and ``cifs/`` into ``out_dir``.
 
     CIF files are symmetrised (space group detected with ``symprec = 0.1`` Å) and named
     ``<rank>_<id>_<formula>.cif``. Molecules are written to the same folder as MDL
-    molfiles with 2D coordinates, ``<rank>_<id>_<formula>.mol``.
+    molfiles with 2D coordinates, ``<rank>_<id>_<formula>.mol``. ``structures`` (id ->
+    structure) replaces a candidate's pool structure in its CIF, e.g. the cell a
+    validation relaxed.
 
     Returns:
         Paths of what was written: keys ``csv``, ``json``, ``cifs``.
@@ -216,8 +219,11 @@ def write_ranked_list(
         old.unlink()
     for old in cif_dir.glob("*.mol"):
         old.unlink()
+    replaced = structures or {}
     for _, row in ranked.table.head(top_cifs).iterrows():
-        structure = candidates[int(row["_structure_index"])].structure
+        structure = replaced.get(str(row["id"]))
+        if structure is None:
+            structure = candidates[int(row["_structure_index"])].structure
         if isinstance(structure, Molecule):  # MDL molfile, 2D coordinates
             name = cif_file_name(int(row["rank"]), str(row["id"]), str(row["formula"]))
             (cif_dir / (name.removesuffix(".cif") + ".mol")).write_text(molfile(structure))
