@@ -51,7 +51,7 @@ demo: venv
 # lint-imports first: an import cycle or a layer violation fails CI before the long suite.
 test: venv
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=25
 
 test-all: venv
 	$(VENV)/bin/pytest -q -m ""
