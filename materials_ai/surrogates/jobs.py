@@ -31,6 +31,7 @@ from materials_ai.compute import ComputeConfig
 from materials_ai.config_errors import read_yaml_file, validate_config
 from materials_ai.errors import ConfigError, SurrogateError
 from materials_ai.surrogates.config import EnsembleConfig
+from materials_ai.surrogates.inputs import element_symbols
 from materials_ai.surrogates.model_card import added_card_sections, model_card
 from materials_ai.tracking import TrackingConfig
 
@@ -345,7 +346,10 @@ def recalibrate_model(model_dir: str | Path) -> dict[str, Any]:
     surrogate = model.surrogate
     train = model.part("train")
     if len(train) >= 2:  # the applicability domain (also for folders trained before it)
-        surrogate.fit_domain(model.graphs.select(train))
+        train_graphs = model.graphs.select(train)
+        surrogate.fit_domain(train_graphs)
+        if surrogate.training_elements is None:  # predict then names unseen elements
+            surrogate.training_elements = element_symbols(train_graphs.z)
     surrogate.recalibrate(model.graphs.select(parts["val"]), model.y[parts["val"]])
     summary = model.summary
     summary["metrics"], summary["metrics_gaussian"] = _evaluate_readings(

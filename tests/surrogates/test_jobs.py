@@ -221,8 +221,11 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     folder = tmp_path / "model"
     summary = run_training(_job(), folder, progress=False)
     assert summary["interval_90_z"] == {}  # 6 validation rows: too few for a distribution
-    (folder / "domain.npz").unlink()  # as in a folder written before the domain existed
+    # As in a folder written before the domain and the training elements were saved:
+    (folder / "domain.npz").unlink()
     meta = json.loads((folder / "surrogate.json").read_text())
+    meta.pop("training_elements")
+    (folder / "surrogate.json").write_text(json.dumps(meta))
     weights = (folder / "weights.pt").read_bytes()
     with (folder / "MODEL_CARD.md").open("a") as card:
         card.write("\n## Context and limits\n\nWritten by a person.\n")
@@ -236,6 +239,7 @@ def test_recalibrate_refits_an_old_model_without_touching_its_weights(
     assert (folder / "weights.pt").read_bytes() == weights
     # A folder trained before the applicability domain existed gets one from its train ids.
     assert (folder / "domain.npz").exists()
+    assert set(json.loads((folder / "surrogate.json").read_text())["training_elements"]) >= {"Si"}
     info = json.loads((folder / "training.json").read_text())
     q05, q95 = info["interval_90_z"]["band_gap"]
     assert q05 < 0 < q95
