@@ -131,7 +131,25 @@ def _progress(desc: str, total: int, enabled: bool) -> Iterator[Callable[[], Non
         yield lambda: progress.advance(task)
 
 
-class SerialExecutor:
+class ClosesOnExit:
+    """``with executor:`` closes the executor on leaving the block (exception or not)."""
+
+    def close(self) -> None:
+        """Release what the executor holds."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SerialExecutor(ClosesOnExit):
     """Runs the map as a plain loop in the calling process.
 
     Args:
@@ -192,17 +210,6 @@ class SerialExecutor:
 
     def close(self) -> None:
         """Nothing to release."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"SerialExecutor(progress={self.progress})"

@@ -5,10 +5,14 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from materials_ai.compute.base import WORKER_MALLOC_ENV, _progress, _stderr_is_terminal
+from materials_ai.compute.base import (
+    WORKER_MALLOC_ENV,
+    ClosesOnExit,
+    _progress,
+    _stderr_is_terminal,
+)
 from materials_ai.compute.config import _LOOPBACK, ComputeConfig, _loopback_dashboard
 from materials_ai.compute.jobqueue import make_jobqueue_cluster
 from materials_ai.errors import ConfigError, MaterialsAIError
@@ -26,7 +30,7 @@ def _identity(obj: T) -> T:
     return obj
 
 
-class DaskExecutor:
+class DaskExecutor(ClosesOnExit):
     """Runs the map on a Dask cluster through a :class:`distributed.Client`.
 
     Build one with :meth:`from_config` (or :func:`make_executor`); the constructor wraps a
@@ -266,17 +270,6 @@ class DaskExecutor:
         finally:
             if self.cluster is not None:
                 self.cluster.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         address = getattr(self.client.scheduler, "address", None)

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import functools
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +35,7 @@ from materials_ai.oracles.jobs import JobStore
 from materials_ai.settings import PROJECT_ROOT
 from materials_ai.testing.campaigns import tiny_chain_oracle, tiny_workflow
 from materials_ai.testing.datasets import TinyDataset
+from materials_ai.testing.kill import kill_campaign_when_jobs_finished
 from materials_ai.testing.models import labelled_dataset
 from materials_ai.testing.simulate import run_counts
 
@@ -229,13 +225,6 @@ def test_prescreened_pool_is_kept_with_the_predicted_values(
 
 # -- kill -9 during validation -------------------------------------------------------------
 
-_RUN_SCRIPT = """
-import sys
-from materials_ai.campaign.config import load_workflow
-from materials_ai.campaign.loop import Campaign
-Campaign.start(load_workflow(sys.argv[1]), sys.argv[2]).run()
-"""
-
 
 def _job_runs(run_dir: Path) -> dict[str, int]:
     counts: dict[str, int] = {}
@@ -253,29 +242,11 @@ def test_kill_9_during_validation_of_a_generated_pool_then_resume_loses_nothing(
     config = _workflow(TINY_GENERATED)
     workflow = tmp_path / "workflow.yaml"
     dump_workflow(config, workflow)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN_SCRIPT, str(workflow), str(run_dir)],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     screen = run_dir / "oracle_jobs" / "screen"
-    deadline = time.monotonic() + 150
-    try:
-        # Kill it while the first selected batch (after the 3 seed labels) is validated.
-        while time.monotonic() < deadline:
-            done = list(screen.glob("*/output.json")) if screen.exists() else []
-            if len(done) >= 4:
-                break
-            assert proc.poll() is None, "the campaign ended before it could be killed"
-            time.sleep(0.05)
-        else:
-            pytest.fail("the first selected batch was not validated in time")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Kill it while the first selected batch (after the 3 seed labels) is validated.
+    kill_campaign_when_jobs_finished(
+        workflow, run_dir, job_folder=screen, n_finished=4, timeout_s=150, poll_s=0.05
+    )
     state = load_state(run_dir)
     # Round 1 was submitted and iteration 2 waits for it (COLLECT not done): mid-validation.
     assert state.iteration == 2 and [s.iteration for s in state.selections] == [0, 1]

@@ -9,10 +9,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +24,7 @@ from materials_ai.errors import ConfigError
 from materials_ai.oracles.jobs import JobStore
 from materials_ai.testing.campaigns import tiny_chain_oracle, tiny_workflow
 from materials_ai.testing.datasets import TinyDataset
+from materials_ai.testing.kill import kill_campaign_when_jobs_finished
 from materials_ai.testing.simulate import run_counts
 
 pytestmark = pytest.mark.timeout(240)
@@ -144,14 +141,6 @@ def test_failed_jobs_are_failed_observations_and_the_campaign_goes_on(
     assert state.metrics[-1]["observations_screen_failed"] == float(len(failed))
 
 
-_RUN_SCRIPT = """
-import sys
-from materials_ai.campaign.config import load_workflow
-from materials_ai.campaign.loop import Campaign
-Campaign.start(load_workflow(sys.argv[1]), sys.argv[2]).run()
-"""
-
-
 def test_kill_9_and_resume_collects_finished_jobs_without_recomputing(
     tiny_registry: TinyDataset, tmp_path: Path
 ) -> None:
@@ -162,30 +151,9 @@ def test_kill_9_and_resume_collects_finished_jobs_without_recomputing(
     )
     workflow = tmp_path / "workflow.yaml"
     dump_workflow(config, workflow)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN_SCRIPT, str(workflow), str(run_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     screen = run_dir / "oracle_jobs" / "screen"
-    deadline = time.monotonic() + 120
-    try:
-        # Kill the campaign once some seed jobs have finished while others still run.
-        while time.monotonic() < deadline:
-            done = list(screen.glob("*/output.json")) if screen.exists() else []
-            if len(done) >= 3:
-                break
-            assert proc.poll() is None, "the campaign ended before it could be killed"
-            time.sleep(0.1)
-        else:
-            pytest.fail("no seed job finished in time")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Kill the campaign once some seed jobs have finished while others still run.
+    kill_campaign_when_jobs_finished(workflow, run_dir, job_folder=screen, n_finished=3)
     store = JobStore(screen)
     jobs = store.list_jobs()
     finished_at_kill = {j for j in jobs if store.info(j).finished}

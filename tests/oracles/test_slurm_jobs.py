@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,6 +25,7 @@ from materials_ai.oracles.slurm import SlurmJobsConfig, SlurmLauncher
 from materials_ai.oracles.slurm_queue import SlurmJob
 from materials_ai.testing.campaigns import tiny_chain_oracle, tiny_workflow
 from materials_ai.testing.datasets import write_tiny_dataset
+from materials_ai.testing.kill import kill_campaign_when_jobs_finished
 from materials_ai.testing.simulate import demo_structures, run_counts
 from materials_ai.testing.sleep import SleepTask
 
@@ -154,14 +152,6 @@ def test_walltime_crash_and_scancel_are_failed_observations_with_slurms_reason(
     launcher.close()
 
 
-_RUN_SCRIPT = """
-import sys
-from materials_ai.campaign.config import load_workflow
-from materials_ai.campaign.loop import Campaign
-Campaign.start(load_workflow(sys.argv[1]), sys.argv[2]).run()
-"""
-
-
 @pytest.mark.slurm
 def test_kill_9_of_the_campaign_then_resume_collects_slurm_jobs_once(
     slurm_cluster: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -182,29 +172,9 @@ def test_kill_9_of_the_campaign_then_resume_collects_slurm_jobs_once(
     workflow = tmp_path / "workflow.yaml"
     dump_workflow(config, workflow)
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _RUN_SCRIPT, str(workflow), str(run_dir)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     screen = run_dir / "oracle_jobs" / "screen"
-    deadline = time.monotonic() + 120
-    try:
-        # Kill the campaign once a seed job has finished while the others wait in SLURM.
-        while time.monotonic() < deadline:
-            done = list(screen.glob("*/output.json")) if screen.exists() else []
-            if len(done) >= 2:
-                break
-            assert proc.poll() is None, "the campaign ended before it could be killed"
-            time.sleep(0.1)
-        else:
-            pytest.fail("no seed job finished in time")
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # Kill the campaign once a seed job has finished while the others wait in SLURM.
+    kill_campaign_when_jobs_finished(workflow, run_dir, job_folder=screen, n_finished=2, env=env)
     store = JobStore(screen)
     jobs = store.list_jobs()
     finished_at_kill = {j for j in jobs if store.info(j).finished}
