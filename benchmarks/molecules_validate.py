@@ -6,9 +6,9 @@
 A thin entry point to :mod:`materials_ai.molecules.validate` (same options as
 ``python -m materials_ai.molecules.validate --help``). Writes
 ``validated_candidates.csv`` (``xtb_*`` and ``dft_*`` columns, eV and s),
-``validation_skipped.csv``, ``validation_summary.json`` and the durable job store
-``validation_jobs/`` next to the ranked list (``RUN_DIR/final/``). Rerunning it collects
-finished jobs instead of recomputing them.
+``validation_skipped.csv``, ``validation_summary.json`` and the durable job store of the
+two-stage ``OracleChain`` (``xtb`` -> ``dft``), ``validation_jobs/``, next to the ranked list
+(``RUN_DIR/final/``). Rerunning it collects finished jobs instead of recomputing them.
 """
 
 from __future__ import annotations

@@ -1,17 +1,30 @@
-"""Re-validate the top of a molecular ranked list: GFN2-xTB on N, then DFT on the best M.
+"""Re-validate the top of a molecular ranked list: a two-stage chain, GFN2-xTB then DFT.
 
 A finished molecular campaign (``workflows/pfas_free_molecules.yaml``) ranks molecules by
 the surrogate and the replayed QM9 values. This module takes that ranked list (or any list
-of SMILES), computes
+of SMILES) and runs it through one :class:`~materials_ai.oracles.chain.OracleChain`, the
+engine of the computed crystal campaigns, built from the same
+:class:`~materials_ai.oracles.config.FidelityChainConfig` (:meth:`ValidationConfig.chain_config`):
 
-1. GFN2-xTB (tblite) HOMO/LUMO/gap on the first ``top_xtb`` molecules, and
-2. B3LYP/def2-SVP (PySCF) on the ``top_dft`` best of those by an xTB value,
+1. stage ``xtb``: GFN2-xTB (tblite) HOMO/LUMO/gap on the first ``top_xtb`` molecules
+   (``xtb_batch_size`` molecules per worker process), then
+2. stage ``dft``: B3LYP/def2-SVP (PySCF) on the ``top_dft`` best of those by an xTB value
+   (``rank_by``, ``descending``, ``min_values``/``max_values``), on the input molecule.
 
-as durable jobs of :class:`~materials_ai.oracles.job_oracle.JobOracle` (one job directory
-per molecule and method under ``<out_dir>/validation_jobs/``, detached worker processes),
-and writes ``validated_candidates.csv`` next to the ranked list: every input column plus
-``xtb_*`` and ``dft_*`` columns (eV, seconds). Running it again continues: finished jobs are
-read back, never recomputed; jobs whose worker died are re-launched.
+The list is submitted to the chain once, waited on, and each molecule's per-stage
+observations are read back (:meth:`~materials_ai.oracles.chain.OracleChain.stage_observations`).
+``validated_candidates.csv`` is written next to the ranked list: every input column plus
+``xtb_*`` and ``dft_*`` columns (eV, seconds). As in any chain, the DFT selection is made
+once every xTB job of the list has finished; until then the ``dft_*`` columns stay empty.
+
+Job directory layout (``<out_dir>/validation_jobs/`` by default): the chain's state
+``chain.json`` (groups, DFT selections), one job store per stage (``xtb/``, ``dft/``) and
+``validation_tickets.json`` (the chain tickets of each validation request, keyed by the
+molecules and the selection settings). Running it again continues: the same request gets
+its tickets back, finished jobs are read back, never recomputed, and jobs whose worker died
+are re-launched. Job directories of the earlier, chain-less version have the same job ids
+and are reused; a ``chain.json`` written for other stages makes it stop (use another
+``job_dir``).
 
 Command line (also ``benchmarks/molecules_validate.py``)::
 
@@ -26,6 +39,7 @@ them with QM9's B3LYP values.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import math
@@ -39,16 +53,23 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from materials_ai.data.records import Candidate, Observation, SkippedRow
-from materials_ai.errors import DataError, MaterialsAIError
+from materials_ai.errors import DataError, MaterialsAIError, OracleError
 from materials_ai.molecules.validation_input import (
     InputRow,
     find_ranked_list,
     parse_rows,
     read_molecule_rows,
 )
-from materials_ai.oracles.config import PySCFOracleConfig, XTBOracleConfig
-from materials_ai.oracles.job_oracle import JobOracle, ProcessLauncher
-from materials_ai.oracles.jobs import JobStore
+from materials_ai.oracles.base import Ticket
+from materials_ai.oracles.chain import OracleChain
+from materials_ai.oracles.config import (
+    ChainStageConfig,
+    FidelityChainConfig,
+    PySCFOracleConfig,
+    ResourcesConfig,
+    XTBOracleConfig,
+)
+from materials_ai.oracles.jobs import atomic_write_json, read_json
 
 __all__ = [
     "VALIDATED_FILE",
@@ -68,12 +89,16 @@ logger = logging.getLogger(__name__)
 VALIDATED_FILE = "validated_candidates.csv"
 SKIPPED_FILE = "validation_skipped.csv"
 SUMMARY_FILE = "validation_summary.json"
+TICKETS_FILE = "validation_tickets.json"
 VALUE_NAMES = ("homo", "lumo", "gap")
 STAGES = ("xtb", "dft")
+POLL_S = 0.5
+# Stage fields that only say how jobs run, not which jobs a request makes.
+_RUN_FIELDS = {"batch_size", "resources"}
 
 
 class ValidationConfig(BaseModel):
-    """What to validate and how.
+    """What to validate and how (mapped onto a chain by :meth:`chain_config`).
 
     Attributes:
         top_xtb: Molecules of the list (from the top) computed with xTB.
@@ -91,8 +116,9 @@ class ValidationConfig(BaseModel):
         dft_cores: Threads of a DFT worker (BLAS/OpenMP).
         xtb_timeout_s: Wall-clock limit of one xTB job (s).
         dft_timeout_s: Wall-clock limit of one DFT job (s).
-        wait_timeout_s: How long to wait for each stage (s); None: until it finishes.
-            Unfinished jobs are reported ``pending`` and a rerun collects them.
+        wait_timeout_s: How long to wait for the chain, both stages together (s); None:
+            until it finishes. Unfinished jobs are reported ``pending`` and a rerun
+            collects them.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -112,6 +138,41 @@ class ValidationConfig(BaseModel):
     xtb_timeout_s: float | None = Field(300.0, gt=0)
     dft_timeout_s: float | None = Field(7200.0, gt=0)
     wait_timeout_s: float | None = Field(None, ge=0)
+
+    def chain_config(self) -> FidelityChainConfig:
+        """The two-stage chain (``xtb`` -> ``dft``) these settings describe.
+
+        The same config a workflow's ``oracle: {kind: chain}`` section holds: worker
+        processes of this process (``launcher: processes``), ``job_dir`` relative to the
+        output folder. DFT runs on the input molecule (xTB returns no geometry to pass on).
+        """
+        return FidelityChainConfig(
+            job_dir=self.job_dir,
+            launcher="processes",
+            max_parallel=self.max_parallel,
+            wait_timeout_s=self.wait_timeout_s,
+            poll_s=POLL_S,
+            stages=[
+                ChainStageConfig(
+                    oracle=self.xtb,
+                    name="xtb",
+                    batch_size=self.xtb_batch_size,
+                    resources=ResourcesConfig(cores=1, timeout_s=self.xtb_timeout_s),
+                ),
+                ChainStageConfig(
+                    oracle=self.dft,
+                    name="dft",
+                    select_top=self.top_dft,
+                    rank_by=self.rank_by,
+                    descending=self.descending,
+                    min_values=dict(self.min_values),
+                    max_values=dict(self.max_values),
+                    use_output_structure=False,
+                    batch_size=1,
+                    resources=ResourcesConfig(cores=self.dft_cores, timeout_s=self.dft_timeout_s),
+                ),
+            ],
+        )
 
 
 @dataclass(frozen=True)
@@ -134,77 +195,66 @@ class ValidationResult:
 # --------------------------------------------------------------------------- running
 
 
-def _oracle(
-    kind: str, config: ValidationConfig, root: Path, launcher: ProcessLauncher
-) -> JobOracle:
-    if kind == "xtb":
-        return JobOracle(
-            config.xtb.task(),
-            JobStore(root / "xtb"),
-            name="xtb",
-            launcher=launcher,
-            batch_size=config.xtb_batch_size,
-            cores=1,
-            timeout_s=config.xtb_timeout_s,
-        )
-    return JobOracle(
-        config.dft.task(),
-        JobStore(root / "dft"),
-        name="dft",
-        launcher=launcher,
-        batch_size=1,
-        cores=config.dft_cores,
-        timeout_s=config.dft_timeout_s,
-    )
+def _request_key(chain_config: FidelityChainConfig, rows: Sequence[InputRow]) -> str:
+    """Fingerprint of a request: its molecules and what decides the chain's jobs."""
+    payload = {
+        "stages": [s.model_dump(mode="json", exclude=_RUN_FIELDS) for s in chain_config.stages],
+        "molecules": [[r.id, r.molecule.smiles] for r in rows],
+    }
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _run_stage(
-    oracle: JobOracle, rows: Sequence[InputRow], wait_timeout_s: float | None
-) -> dict[str, Observation | None]:
-    """Submit ``rows``, wait, and return candidate id -> observation (None: pending)."""
+def _submit_once(chain: OracleChain, rows: Sequence[InputRow], key: str) -> list[Ticket]:
+    """The chain tickets of ``rows``: those of an earlier run of the same request, else new."""
     if not rows:
-        return {}
+        return []
+    path = chain.state_dir / TICKETS_FILE
+    known: dict[str, Any] = dict(read_json(path)) if path.exists() else {}
+    if key in known:
+        tickets = [Ticket.from_dict(t) for t in known[key]]
+        try:
+            chain.finished(tickets)  # raises if chain.json does not know them
+        except OracleError as exc:
+            logger.warning("submitting again: %s", exc)
+        else:
+            logger.info("continuing %d chain tickets of %s", len(tickets), path)
+            return tickets
     candidates = [Candidate(r.id, r.molecule, source="validate") for r in rows]
-    tickets = oracle.submit(candidates)
-    logger.info("%s: %d jobs in %s", oracle.name, len(tickets), oracle.store.root)
-    oracle.wait(tickets, timeout_s=wait_timeout_s, poll_s=0.5)
-    out: dict[str, Observation | None] = {r.id: None for r in rows}
-    for observation in oracle.collect(tickets):
-        out[observation.candidate_id] = observation
-    return out
+    tickets = chain.submit(candidates)
+    known[key] = [t.to_dict() for t in tickets]
+    atomic_write_json(path, known)
+    logger.info("submitted %d molecules to chain %s", len(tickets), chain.state_dir)
+    return tickets
 
 
-def select_for_dft(
-    rows: Sequence[InputRow],
-    xtb: Mapping[str, Observation | None],
-    config: ValidationConfig,
-) -> list[InputRow]:
-    """The molecules that go to DFT: successful xTB, inside the filters, best ``top_dft``.
+def _wait(
+    chain: OracleChain, tickets: Sequence[Ticket], timeout_s: float | None
+) -> tuple[float, float]:
+    """Wait for the chain (relaunching dead workers); returns seconds of each stage (s).
 
-    Ranking by ``config.rank_by`` (ties and missing values keep the input order).
+    The first stage's time runs until all its jobs of ``tickets`` have finished, the
+    second's from then on; what remains unfinished at ``timeout_s`` stays pending.
     """
-    passed = []
-    for order, row in enumerate(rows):
-        obs = xtb.get(row.id)
-        if obs is None or not obs.ok:
-            continue
-        values = obs.values
-        if any(not values.get(k, math.nan) >= v for k, v in config.min_values.items()):
-            continue
-        if any(not values.get(k, math.nan) <= v for k, v in config.max_values.items()):
-            continue
-        passed.append((order, row, values))
-    if config.rank_by is not None:
-        sign = -1.0 if config.descending else 1.0
-        key = config.rank_by
-
-        def rank(item: tuple[int, InputRow, Mapping[str, float]]) -> tuple[float, int]:
-            value = item[2].get(key)
-            ok = value is not None and math.isfinite(value)
-            return (sign * float(value) if ok else math.inf, item[0])  # type: ignore[arg-type]
-
-        passed.sort(key=rank)
-    return [row for _, row, _ in passed[: config.top_dft]]
+    start = time.monotonic()
+    deadline = None if timeout_s is None else start + timeout_s
+    first = chain.stages[0].oracle.name
+    first_done: float | None = None
+    while True:
+        chain.resubmit(tickets)  # relaunches orphans and makes due selections
+        settled = all(chain.finished(tickets))
+        now = time.monotonic()
+        if first_done is None and (
+            settled or all(chain.stage_observations(t).get(first) is not None for t in tickets)
+        ):
+            first_done = now
+        if settled or (deadline is not None and now >= deadline):
+            break
+        time.sleep(POLL_S)
+    end = time.monotonic()
+    if first_done is None:
+        return end - start, 0.0
+    return first_done - start, end - first_done
 
 
 def _stage_columns(
@@ -237,6 +287,16 @@ def _stage_columns(
     }
 
 
+def _counts(stages: Mapping[str, Mapping[str, Observation | None]], stage: str) -> dict[str, int]:
+    entered = [seen[stage] for seen in stages.values() if stage in seen]
+    return {
+        "submitted": len(entered),
+        "done": sum(o is not None and o.ok for o in entered),
+        "failed": sum(o is not None and not o.ok for o in entered),
+        "pending": sum(o is None for o in entered),
+    }
+
+
 def validate_molecules(
     rows: Sequence[InputRow],
     out_dir: str | Path,
@@ -245,7 +305,7 @@ def validate_molecules(
     skipped: Sequence[SkippedRow] = (),
     source: str = "",
 ) -> ValidationResult:
-    """Run xTB on the first ``top_xtb`` rows and DFT on the best ``top_dft`` of those.
+    """Run the ``xtb`` -> ``dft`` chain on the first ``top_xtb`` rows.
 
     Args:
         rows: Parsed molecules, best first (ranked-list order).
@@ -262,37 +322,31 @@ def validate_molecules(
         and where it was written.
 
     Raises:
-        OracleError: If the job machinery fails outside a single job.
+        OracleError: If the job machinery fails outside a single job, or the job folder's
+            ``chain.json`` was written for other stages.
     """
     config = config or ValidationConfig()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    root = Path(config.job_dir)
-    if not root.is_absolute():
-        root = out_dir / root
+    chain_config = config.chain_config()
     started = time.perf_counter()
-    launcher = ProcessLauncher(config.max_parallel)
+    chain = chain_config.build(out_dir)
     try:
         xtb_rows = list(rows[: config.top_xtb])
-        xtb_oracle = _oracle("xtb", config, root, launcher)
-        t0 = time.perf_counter()
-        xtb = _run_stage(xtb_oracle, xtb_rows, config.wait_timeout_s)
-        xtb_seconds = time.perf_counter() - t0
-        dft_rows = select_for_dft(xtb_rows, xtb, config)
-        dft_oracle = _oracle("dft", config, root, launcher)
-        t0 = time.perf_counter()
-        dft = _run_stage(dft_oracle, dft_rows, config.wait_timeout_s)
-        dft_seconds = time.perf_counter() - t0
+        tickets = _submit_once(chain, xtb_rows, _request_key(chain_config, xtb_rows))
+        xtb_seconds, dft_seconds = _wait(chain, tickets, config.wait_timeout_s)
+        stages = {t.candidate_id: chain.stage_observations(t) for t in tickets}
+        settled = sum(chain.finished(tickets))
     finally:
-        launcher.close()
+        chain.close()
 
     records = []
-    dft_ids = {r.id for r in dft_rows}
     for row in rows:
+        seen = stages.get(row.id, {})
         record: dict[str, Any] = {"id": row.id, "smiles": row.molecule.smiles, **row.fields}
-        record.update(_stage_columns("xtb", xtb.get(row.id), row.id in xtb))
-        record["dft_selected"] = row.id in dft_ids
-        record.update(_stage_columns("dft", dft.get(row.id), row.id in dft))
+        record.update(_stage_columns("xtb", seen.get("xtb"), "xtb" in seen))
+        record["dft_selected"] = "dft" in seen
+        record.update(_stage_columns("dft", seen.get("dft"), "dft" in seen))
         records.append(record)
     table = pd.DataFrame.from_records(records)
     if "rank" in table.columns:  # a ranked list: keep its rank first
@@ -304,30 +358,24 @@ def validate_molecules(
         columns=["row", "id", "field", "reason"],
     ).to_csv(out_dir / SKIPPED_FILE, index=False)
 
-    def counts(stage: Mapping[str, Observation | None]) -> dict[str, int]:
-        return {
-            "submitted": len(stage),
-            "done": sum(o is not None and o.ok for o in stage.values()),
-            "failed": sum(o is not None and not o.ok for o in stage.values()),
-            "pending": sum(o is None for o in stage.values()),
-        }
-
     summary = {
         "source": source,
         "n_input": len(rows) + len(skipped),
         "n_skipped": len(skipped),
         "xtb": {
-            **counts(xtb),
+            **_counts(stages, "xtb"),
             "seconds": xtb_seconds,
             "settings": config.xtb.model_dump(),
         },
         "dft": {
-            **counts(dft),
+            **_counts(stages, "dft"),
             "seconds": dft_seconds,
             "settings": config.dft.model_dump(),
         },
+        "settled": settled,
         "config": config.model_dump(mode="json"),
-        "job_dir": str(root),
+        "chain": chain_config.model_dump(mode="json"),
+        "job_dir": str(chain.state_dir),
         "csv": str(csv_path),
         "seconds": time.perf_counter() - started,
     }
@@ -371,7 +419,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(
         prog="python -m materials_ai.molecules.validate",
-        description="GFN2-xTB on the top N of a molecular ranked list, then DFT on the best M.",
+        description="GFN2-xTB on the top N of a molecular ranked list, then DFT on the best M "
+        "(a two-stage OracleChain).",
     )
     parser.add_argument("source", type=Path, help="run dir, ranked CSV or SMILES file")
     parser.add_argument("--out-dir", type=Path, help="default: next to the ranked list")
@@ -386,7 +435,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--grid-level", type=int, default=3)
     parser.add_argument("--dft-cores", type=int, default=1)
     parser.add_argument("--max-parallel", type=int, default=1)
-    parser.add_argument("--wait-timeout-s", type=float, help="per stage; default: no limit")
+    parser.add_argument("--wait-timeout-s", type=float, help="both stages; default: no limit")
     return parser
 
 

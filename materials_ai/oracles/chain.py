@@ -195,6 +195,34 @@ class OracleChain:
                 return False
             time.sleep(poll_s)
 
+    def stage_observations(self, ticket: Ticket) -> dict[str, Observation | None]:
+        """Where a ticket's candidate stands at each stage it entered (read-only).
+
+        Unlike :meth:`collect`, this answers for unsettled tickets too and advances or
+        launches nothing (:meth:`collect` and :meth:`wait` do that).
+
+        Returns:
+            Stage oracle name -> the candidate's observation there (as :meth:`collect`
+            gives it), or None while that job is unfinished; cheapest stage first. Stages
+            whose selection is not made yet, or that did not pick the candidate, are absent.
+
+        Raises:
+            OracleError: If the ticket belongs to another oracle or is unknown to the chain.
+        """
+        with self._lock:
+            group = self._state["groups"][self._group_of(ticket)]
+            out: dict[str, Observation | None] = {}
+            for s, stage in enumerate(self.stages):
+                selected = group["selected"][s]
+                stage_ticket = self._stage_ticket(group, s, ticket.candidate_id)
+                if selected is None or stage_ticket is None or ticket.candidate_id not in selected:
+                    break
+                info = stage.oracle.store.info(stage_ticket.id)
+                # A finished (or lost) job: collect reads its observation, launching nothing.
+                done = info.finished or info.state == "missing"
+                out[stage.oracle.name] = stage.oracle.collect([stage_ticket])[0] if done else None
+            return out
+
     def stage_summary(self) -> list[dict[str, int]]:
         """Per stage: jobs submitted, finished, ok (for reports and metrics)."""
         summary = []

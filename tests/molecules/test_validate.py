@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from materials_ai.data.records import Observation
 from materials_ai.errors import DataError
 from materials_ai.molecules.oracles import PySCFTask, XTBTask
 from materials_ai.molecules.validate import (
@@ -20,7 +19,6 @@ from materials_ai.molecules.validate import (
     main,
     parse_rows,
     read_molecule_rows,
-    select_for_dft,
     validate_ranked_list,
 )
 from materials_ai.oracles.config import FidelityChainConfig, PySCFOracleConfig, XTBOracleConfig
@@ -93,24 +91,49 @@ def test_ranked_list_is_found_in_a_run_directory(tmp_path: Path) -> None:
         find_ranked_list(tmp_path)
 
 
-def _obs(cid: str, gap: float | None) -> Observation:
-    if gap is None:
-        return Observation(cid, {}, "xtb_gfn2", ok=False, reason="SCF")
-    return Observation(cid, {"gap": gap, "homo": -gap / 2}, "xtb_gfn2")
+def test_validation_settings_are_a_two_stage_chain_config() -> None:
+    """xTB on all, then DFT on the top M by an xTB value: the workflows' chain config."""
+    config = ValidationConfig(
+        top_dft=2,
+        rank_by="lumo",
+        descending=False,
+        min_values={"gap": 5.5},
+        max_values={"gap": 6.5},
+        dft=PySCFOracleConfig(basis="sto-3g"),
+        xtb_batch_size=7,
+        dft_cores=3,
+        dft_timeout_s=60.0,
+        max_parallel=2,
+    )
+    chain = config.chain_config()
+    assert isinstance(chain, FidelityChainConfig)
+    assert [s.name for s in chain.stages] == ["xtb", "dft"]
+    xtb, dft = chain.stages
+    assert xtb.oracle == config.xtb and xtb.batch_size == 7 and xtb.select_top is None
+    assert xtb.resources.timeout_s == config.xtb_timeout_s
+    assert dft.oracle == PySCFOracleConfig(basis="sto-3g") and dft.select_top == 2
+    assert (dft.rank_by, dft.descending) == ("lumo", False)
+    assert dft.min_values == {"gap": 5.5} and dft.max_values == {"gap": 6.5}
+    assert not dft.use_output_structure  # DFT embeds the input molecule itself
+    assert (dft.batch_size, dft.resources.cores, dft.resources.timeout_s) == (1, 3, 60.0)
+    assert (chain.launcher, chain.max_parallel, chain.job_dir) == (
+        "processes",
+        2,
+        "validation_jobs",
+    )
+    # It round-trips through the workflow schema (a literal `oracle: {kind: chain}` section).
+    assert FidelityChainConfig.model_validate(chain.model_dump(mode="json")) == chain
+    assert ValidationConfig(rank_by=None).chain_config().stages[1].rank_by is None
 
 
-def test_dft_selection_ranks_filters_and_skips_failures() -> None:
-    rows, _ = parse_rows([{"smiles": s, "id": s} for s in ["C", "CC", "CCC", "CCCC", "CCCCC"]])
-    xtb = {"C": _obs("C", 5.0), "CC": _obs("CC", 7.0), "CCC": _obs("CCC", None)}
-    xtb |= {"CCCC": None, "CCCCC": _obs("CCCCC", 6.0)}
-    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=2))
-    assert [r.id for r in pick] == ["CC", "CCCCC"]  # largest xTB gaps; failed/pending out
-    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=2, descending=False))
-    assert [r.id for r in pick] == ["C", "CCCCC"]
-    pick = select_for_dft(rows, xtb, ValidationConfig(top_dft=5, rank_by=None))
-    assert [r.id for r in pick] == ["C", "CC", "CCCCC"]  # list order
-    config = ValidationConfig(top_dft=5, min_values={"gap": 5.5}, max_values={"gap": 6.5})
-    assert [r.id for r in select_for_dft(rows, xtb, config)] == ["CCCCC"]
+def _job_files(jobs: Path) -> dict[str, float]:
+    """Every file of the stage job stores with its modification time (ns)."""
+    return {
+        str(p.relative_to(jobs)): p.stat().st_mtime_ns
+        for stage in ("xtb", "dft")
+        for p in (jobs / stage).rglob("*")
+        if p.is_file()
+    }
 
 
 def test_validate_a_ranked_list_with_real_xtb_and_pyscf(tmp_path: Path) -> None:
@@ -119,6 +142,12 @@ def test_validate_a_ranked_list_with_real_xtb_and_pyscf(tmp_path: Path) -> None:
     config = ValidationConfig(
         top_xtb=2, top_dft=1, dft=PySCFOracleConfig(grid_level=1), wait_timeout_s=300
     )
+    # Not waiting: both xTB jobs are reported pending and DFT is not selected yet.
+    early = validate_ranked_list(run, config.model_copy(update={"wait_timeout_s": 0.0}))
+    assert list(early.table["xtb_status"]) == ["pending", "pending", ""]
+    assert not early.table["dft_selected"].any() and set(early.table["dft_status"]) == {""}
+    assert early.summary["xtb"]["pending"] == 2 and early.summary["dft"]["submitted"] == 0
+    # A rerun that waits continues the same jobs and the chain picks the DFT molecule.
     result = validate_ranked_list(run, config)
     final = run / "final"
     assert result.csv_path == final / VALIDATED_FILE
@@ -149,10 +178,20 @@ def test_validate_a_ranked_list_with_real_xtb_and_pyscf(tmp_path: Path) -> None:
     assert summary["n_skipped"] == 1
     jobs = final / "validation_jobs"
     assert len(list((jobs / "xtb").iterdir())) == 2 and len(list((jobs / "dft").iterdir())) == 1
-    # A second run collects the finished jobs instead of recomputing them.
+    # One OracleChain ran it: stages xtb -> dft, one group, DFT picked by the chain.
+    state = json.loads((jobs / "chain.json").read_text())
+    assert state["stages"] == ["xtb", "dft"]
+    [group] = state["groups"].values()
+    assert group["candidates"] == ["q1", "q2"] and group["selected"][1] == ["q1"]
+    assert summary["chain"]["stages"][1]["select_top"] == 1 and summary["settled"] == 2
+    # A second run collects the finished jobs instead of recomputing them: the same chain
+    # group, no new job, no job file rewritten.
+    files = _job_files(jobs)
     again = validate_ranked_list(run, config)
+    assert _job_files(jobs) == files
+    assert len(json.loads((jobs / "chain.json").read_text())["groups"]) == 1
     assert again.table["dft_wall_s"].iloc[0] == pytest.approx(float(water["dft_wall_s"]))
-    assert again.summary["dft"]["seconds"] < 5.0
+    assert again.summary["dft"]["seconds"] < 5.0 and again.summary["xtb"]["done"] == 2
 
 
 def test_command_line_on_a_smiles_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from materials_ai.data.records import Candidate, Observation
 from materials_ai.errors import OracleError
-from materials_ai.oracles import Oracle
+from materials_ai.oracles import Oracle, Ticket
 from materials_ai.oracles.chain import OracleChain
 from materials_ai.oracles.config import FidelityChainConfig
 from materials_ai.oracles.fidelity import fidelity_counts, fidelity_table, qualify, split_target
@@ -111,7 +112,7 @@ def test_fidelity_names_and_training_table() -> None:
     assert qualify("band_gap", "dft_gllbsc") == "band_gap@dft_gllbsc"
     assert split_target("band_gap@dft_gllbsc") == ("band_gap", "dft_gllbsc")
     assert split_target("band_gap") == ("band_gap", None)
-    observations = [
+    observations: list[Observation | dict[str, Any]] = [
         Observation("a", {"band_gap": 1.0, "e_above_hull": 0.02}, "ml_potential"),
         Observation("a", {"band_gap": 2.5}, "dft_gllbsc"),
         Observation("a", {"band_gap": 0.5}, "ml_potential"),  # later, but lower fidelity
@@ -160,3 +161,49 @@ def test_wait_relaunches_the_rest_of_a_crashed_last_stage_batch(tmp_path: Path) 
     by_id = {o.candidate_id: o for o in expensive}
     assert not by_id["cand0"].ok and "signal 11" in by_id["cand0"].reason
     assert by_id["cand1"].ok and by_id["cand2"].ok  # re-launched, not left queued
+
+
+def test_stage_observations_show_each_stage_a_candidate_entered(tmp_path: Path) -> None:
+    config = FidelityChainConfig.model_validate(
+        {
+            "job_dir": str(tmp_path / "jobs"),
+            "stages": [
+                {
+                    "oracle": {"kind": "sleep", "seconds": 0.3, "fail_ids": ["CaO"]},
+                    "name": "cheap",
+                    "batch_size": 4,
+                },
+                {
+                    "oracle": {"kind": "sleep", "seconds": 0.0},
+                    "name": "expensive",
+                    "select_top": 2,
+                    "rank_by": "volume_per_atom",
+                    "descending": True,
+                },
+            ],
+        }
+    )
+    chain = config.build(tmp_path)
+    # MgO, CaO (fails the cheap stage), SrO, BaO: volume per atom rises along the list.
+    candidates = [Candidate(f"cand{i}", s) for i, s in enumerate(demo_structures(4))]
+    tickets = chain.submit(candidates)
+    # Running: the cheap stage is entered, its job unfinished; no selection yet.
+    assert chain.stage_observations(tickets[0]) == {"cheap": None}
+    assert chain.wait(tickets, timeout_s=90, poll_s=0.2)
+    views = {t.candidate_id: chain.stage_observations(t) for t in tickets}
+    assert {cid: list(view) for cid, view in views.items()} == {
+        "cand0": ["cheap"],
+        "cand1": ["cheap"],
+        "cand2": ["cheap", "expensive"],  # the two largest volumes per atom go on
+        "cand3": ["cheap", "expensive"],
+    }
+    failed = views["cand1"]["cheap"]
+    assert failed is not None and not failed.ok and "CaO" in failed.reason
+    # The same observations collect gives (wall time included), from a new process too.
+    again = config.build(tmp_path)
+    for ticket in tickets:
+        view = again.stage_observations(ticket)
+        assert list(view.values()) == chain.collect([ticket])
+        assert all(o is not None and "wall_s" in o.provenance for o in view.values())
+    with pytest.raises(OracleError):
+        chain.stage_observations(Ticket("replay:x", "x", "replay"))
