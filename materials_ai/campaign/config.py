@@ -264,6 +264,17 @@ class WorkflowConfig(BaseModel):
             raise ValueError("a dataset pool needs a `data:` section (or set `pool.kind`)")
         if self.pool.kind != "dataset" and self.data is not None:
             raise ValueError(f"`data:` applies to pool kind 'dataset' only, not {self.pool.kind!r}")
+        blocks = getattr(self.surrogate, "features", None) or ()
+        if self.data is not None and blocks:
+            from materials_ai.surrogates.featurizers import label_leaks
+
+            leaks = label_leaks([b.featurizer for b in blocks], self.data.dataset)
+            if leaks:
+                raise ValueError(
+                    f"surrogate.features {leaks} were trained on the labels of "
+                    f"{self.data.dataset!r}, the pool's own dataset: they would hand the "
+                    "campaign its answers; use features pretrained elsewhere (e.g. chgnet)"
+                )
         if self.oracle.kind == "replay" and not self.pool.labelled:
             raise ValueError(
                 f"oracle kind 'replay' answers from a dataset's labels, but a "

@@ -164,9 +164,13 @@ class FeaturePipeline:
         source: str | None = None,
     ) -> DescriptorTable:
         """Apply the fitted transform to new structures."""
+        return self.transform(self.raw(structures, ids, source), ids)
+
+    def transform(self, raws: list[np.ndarray], ids: Sequence[str]) -> DescriptorTable:
+        """Apply the fitted transform to each block's raw features (from :meth:`raw`)."""
         if self.transforms is None or self.bounds is None:
             raise SurrogateError("the feature transform is not fitted (fit_table first)")
-        joined = self._join(self.raw(structures, ids, source))
+        joined = self._join(raws)
         return DescriptorTable(
             ids=tuple(ids), values=scale_unit_cube(joined, self.bounds), names=self.names()
         )

@@ -117,3 +117,13 @@ def test_parse_overrides_reads_yaml_values() -> None:
     }
     with pytest.raises(ConfigError, match="not KEY=VALUE"):
         parse_overrides(["loop.batch_size"])
+
+
+@pytest.mark.parametrize("features", [["mp2018_chgnet_head"], ["chgnet", "mp2018_embedding"]])
+def test_features_trained_on_the_pools_labels_are_rejected(features: list[str]) -> None:
+    config = load_workflow(PROJECT_ROOT / "workflows" / "mp_wide_gap_stable.yaml")
+    with pytest.raises(ConfigError, match=r"trained on the labels of 'mp2018'"):
+        config.with_overrides(**{"surrogate.features": features})
+    # The same features are fine on a pool from another table.
+    castelli = load_workflow(PROJECT_ROOT / "workflows" / "castelli_water_splitting_chgnet_gp.yaml")
+    assert castelli.with_overrides(**{"surrogate.features": features}).surrogate.features

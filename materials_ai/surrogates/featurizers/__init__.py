@@ -2,17 +2,19 @@
 
 Registered names (each entry is imported only when asked for):
 
-=====================  ==================================================================
-``composition``        fraction-weighted element-property statistics (any chemistry)
-``element_fractions``  atom fraction of each element H..Pu (any chemistry)
-``perovskite``         A/B-site properties, anions, oxidation states, tolerance factor
-                       (5-atom ABX3 cells only)
-``mp2018_embedding``   the pooled crystal embedding of the shipped MP-2018 CGCNN
-                       ensemble (the layer before the readout), averaged over members
-``mp2018_predictions`` that ensemble's mean formation energy (eV/atom) and PBE gap (eV)
-``chgnet``             CHGNet 0.3.0's crystal feature vector and energy per atom
-                       (pretrained on MPtrj; weights ship in the ``chgnet`` wheel)
-=====================  ==================================================================
+========================  ==================================================================
+``composition``           fraction-weighted element-property statistics (any chemistry)
+``element_fractions``     atom fraction of each element H..Pu (any chemistry)
+``perovskite``            A/B-site properties, anions, oxidation states, tolerance factor
+                          (5-atom ABX3 cells only)
+``mp2018_embedding``      the pooled crystal embedding of the shipped MP-2018 CGCNN
+                          ensemble (the layer before the readout), averaged over members
+``mp2018_predictions``    that ensemble's mean formation energy (eV/atom) and PBE gap (eV)
+``chgnet``                CHGNet 0.3.0's crystal feature vector and energy per atom
+                          (pretrained on MPtrj; weights ship in the ``chgnet`` wheel)
+``mp2018_chgnet_head``    the shipped MP-2018 CHGNet-feature head's PBE formation energy
+                          (eV/atom) and PBE gap (eV): never on an MP-2018 pool (leakage)
+========================  ==================================================================
 
 Add one with ``FEATURIZERS.register("name")`` on a zero-argument factory that returns a
 :class:`~materials_ai.surrogates.featurizers.base.Featurizer`.
@@ -50,6 +52,10 @@ FEATURIZERS.register_lazy(
     "mp2018_predictions", "materials_ai.surrogates.featurizers.embedding:mp2018_predictions"
 )
 FEATURIZERS.register_lazy("chgnet", "materials_ai.surrogates.featurizers.chgnet:chgnet_featurizer")
+FEATURIZERS.register_lazy(
+    "mp2018_chgnet_head",
+    "materials_ai.surrogates.featurizers.head_predictions:mp2018_chgnet_head",
+)
 
 
 def feature_provenance(names: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -68,6 +74,18 @@ def feature_provenance(names: Sequence[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def label_leaks(names: Sequence[str], dataset: str) -> list[str]:
+    """The featurizers among ``names`` whose pretrained model learned ``dataset``'s labels
+    (its ``PROVENANCE.label_datasets``): on a pool from that dataset they hold the answers."""
+    leaks = []
+    for name in names:
+        module = importlib.import_module(FEATURIZERS.get(name).__module__)
+        provenance = getattr(module, "PROVENANCE", None)
+        if provenance is not None and dataset in provenance.label_datasets:
+            leaks.append(name)
+    return leaks
+
+
 def build_featurizer(name: str) -> Featurizer:
     """The featurizer registered as ``name``.
 
@@ -84,4 +102,5 @@ __all__ = [
     "FeaturizerFactory",
     "build_featurizer",
     "feature_provenance",
+    "label_leaks",
 ]

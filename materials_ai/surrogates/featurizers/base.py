@@ -57,9 +57,13 @@ class FeatureProvenance:
         pretraining_data: Datasets it was trained on.
         overlaps: Project datasets whose structures occur in that pretraining data.
         licence: The weights' licence.
+        label_datasets: Project datasets whose labels the model was trained on: its
+            features would carry the answers of a campaign replayed on them, so a
+            workflow that pairs them is rejected.
     """
 
     model: str
     pretraining_data: str
     overlaps: tuple[str, ...] = field(default_factory=tuple)
     licence: str = ""
+    label_datasets: tuple[str, ...] = field(default_factory=tuple)

@@ -84,8 +84,14 @@ def load_or_compute_features(
                 )
                 return np.asarray(values, dtype=np.float64)
             logger.warning("feature cache %s does not match the requested ids; recomputing", path)
+    # A featurizer built on other featurizers (a pretrained head on CHGNet features) may
+    # read their cached features through ``featurize_cached(structures, ids, source=...)``.
     # Descriptor featurizers also take molecules (their composition).
-    values = np.asarray(featurizer.featurize(structures), dtype=np.float64)  # type: ignore[arg-type]
+    featurize_cached = getattr(featurizer, "featurize_cached", None)
+    if featurize_cached is not None:
+        values = np.asarray(featurize_cached(structures, ids, source=source), dtype=np.float64)
+    else:
+        values = np.asarray(featurizer.featurize(structures), dtype=np.float64)  # type: ignore[arg-type]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
     np.savez(tmp, ids=np.asarray(ids, dtype=str), values=values)

@@ -39,6 +39,7 @@ PROVENANCE = FeatureProvenance(
     "datasets/splits/mp2018/random_80_10_10_seed0)",
     overlaps=("mp2018 (validation/test parts excluded)",),
     licence="MIT (this project)",
+    label_datasets=("mp2018",),
 )
 
 
