@@ -118,7 +118,14 @@ def target_report(
         # LOO predictive variance (noise included) is 1 / [K^-1]_ii (R&W 5.12).
         loo_z = alpha[:, 0] / torch.diagonal(k_inv).sqrt()
         loo_factor = float(torch.quantile(loo_z.abs(), 0.9)) / Z90
-        lengthscale = model.covar_module.lengthscale.detach().reshape(-1)
+        # Every lengthscale of the kernel (one kernel, or one per feature block).
+        lengthscale = torch.cat(
+            [
+                kernel_part.lengthscale.detach().reshape(-1)
+                for kernel_part in model.covar_module.modules()
+                if getattr(kernel_part, "has_lengthscale", False)
+            ]
+        )
     return GPTargetReport(
         target=target,
         n_train=len(x),
