@@ -80,6 +80,9 @@ class TargetCard(_Frozen):
             (e.g. ``Hartree``); then ``scale`` converts them.
         scale: Factor from the file's numbers to ``unit`` (value = raw x scale), e.g.
             27.211386245988 eV per Hartree (CODATA 2018). 1 when the file is in ``unit``.
+        indicator_above: Make the target a 0/1 indicator: 1.0 where the column's value
+            (after ``scale``) is above this threshold, else 0.0, e.g. ``semiconductor``
+            from a band-gap column with threshold 0 eV. None: the value itself.
     """
 
     column: str = Field(min_length=1)
@@ -88,6 +91,7 @@ class TargetCard(_Frozen):
     valid_range: tuple[float, float] | None = None
     source_unit: str | None = Field(default=None, min_length=1)
     scale: float = Field(default=1.0, gt=0.0, allow_inf_nan=False)
+    indicator_above: float | None = Field(default=None, allow_inf_nan=False)
 
     @field_validator("valid_range")
     @classmethod

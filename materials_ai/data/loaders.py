@@ -348,7 +348,8 @@ def _build_records(
                     f"[{low}, {high}]",
                 )
                 break
-            values[spec.name] = value
+            threshold = card.targets[spec.name].indicator_above
+            values[spec.name] = value if threshold is None else float(value > threshold)
         if problem is not None:
             skipped.append(problem)
             continue

@@ -257,6 +257,16 @@ class GPConfig(BaseModel):
             work is many small matrix operations, which more threads slow down by an order
             of magnitude as soon as another process shares the cores (docs/benchmarks.md).
         predict_chunk: Pool candidates per posterior evaluation (memory bound).
+        conditional_on: Target -> 0/1 indicator target (e.g. ``{vbm: semiconductor}``):
+            that target's GP learns only from labelled rows whose indicator is 1 and
+            predicts the target *given* the indicator, while the indicator has its own GP
+            (a hurdle model for zero-inflated properties: band gaps and band edges of
+            semiconductors are not those of metals). With a criterion on the indicator
+            (``{target: semiconductor, min: 0.5}``) acquisition multiplies P(semiconductor)
+            by the conditional criteria. Until ``min_conditional_labels`` rows have the
+            indicator at 1, the target learns from every row.
+        min_conditional_labels: Indicator-1 rows a conditional target needs before it
+            learns from them alone.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -273,6 +283,8 @@ class GPConfig(BaseModel):
     calibrate_std: bool = False
     threads: int = Field(1, ge=1)
     predict_chunk: int = Field(4096, ge=1)
+    conditional_on: dict[str, str] = Field(default_factory=dict)
+    min_conditional_labels: int = Field(3, ge=2)
 
     @field_validator("features", mode="before")
     @classmethod

@@ -1,11 +1,12 @@
 """Exact Gaussian-process surrogate on fixed-length descriptors (BoTorch ``SingleTaskGP``).
 
-With a few hundred labels a graph network is data-starved; an exact GP on a
-physically-motivated descriptor (:mod:`materials_ai.surrogates.descriptors`) is the
-small-data model BoTorch is built around. Each target gets its own ``SingleTaskGP``
+With a few hundred labels a graph network is data-starved; an exact GP on pretrained
+features (:mod:`materials_ai.surrogates.featurizers`) is the small-data model BoTorch is
+built around. Each target gets its own ``SingleTaskGP``
 (ARD kernel with BoTorch's dimension-scaled lengthscale prior on inputs in the unit cube,
 ``Standardize`` outcome transform, learned Gaussian noise), fitted with
-``fit_gpytorch_mll`` on the candidates where that target was observed.
+``fit_gpytorch_mll`` on the candidates where that target was observed (``conditional_on``:
+only those whose indicator target is 1, a hurdle model for zero-inflated targets).
 
 The campaign consumes a :class:`~materials_ai.surrogates.prediction.Prediction` with
 ``s x n x t`` samples. The GP hands over **moment-matched posterior draws**: standard
@@ -29,6 +30,7 @@ import numpy as np
 import torch
 
 from materials_ai.errors import SurrogateError
+from materials_ai.surrogates import gp_results as results
 from materials_ai.surrogates.config import GPConfig
 from materials_ai.surrogates.descriptors import DescriptorTable
 from materials_ai.surrogates.domain import ApplicabilityDomain
@@ -40,9 +42,7 @@ from materials_ai.surrogates.gp_results import (
     _seed,
     copy_hyperparameters,
     moment_matched_samples,
-    posterior_solve,
     target_report,
-    torch_threads,
 )
 from materials_ai.surrogates.inputs import labelled, model_inputs, training_elements_of
 from materials_ai.surrogates.kinds import SurrogateKind, load_weights
@@ -106,6 +106,7 @@ class GPSurrogate:
         #: Elements of the structures fitted on (None: not known).
         self.training_elements: tuple[str, ...] | None = None
         self._pool: dict[str, Any] = {}  # id -> structure of the featurized pool
+        results.check_conditional_targets(config.conditional_on, self.target_names)
 
     @property
     def is_fitted(self) -> bool:
@@ -130,7 +131,7 @@ class GPSurrogate:
         self, x: np.ndarray, y: np.ndarray, *, seed_offset: int = 0, warm_start: bool = False
     ) -> GPFitReport:
         """Fit one GP per target (on ``config.threads`` torch threads; see :meth:`_fit`)."""
-        with torch_threads(self.config.threads):
+        with results.torch_threads(self.config.threads):
             return self._fit(x, y, seed_offset=seed_offset, warm_start=warm_start)
 
     def _fit(
@@ -171,7 +172,7 @@ class GPSurrogate:
         train: list[tuple[torch.Tensor, torch.Tensor]] = []
         reports: list[GPTargetReport] = []
         for j, target in enumerate(self.target_names):
-            finite = np.isfinite(y[:, j])
+            finite = results.training_rows(self.config, self.target_names, target, y)
             if finite.sum() < 2:
                 raise SurrogateError(
                     f"target {target!r} has {int(finite.sum())} observations; a GP needs 2"
@@ -312,7 +313,7 @@ class GPSurrogate:
 
     def predict_marginals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Posterior mean and std of each target, `n x t` each (see :meth:`_marginals`)."""
-        with torch_threads(self.config.threads):
+        with results.torch_threads(self.config.threads):
             return self._marginals(x)
 
     def _marginals(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -341,7 +342,7 @@ class GPSurrogate:
         chunk = self.config.predict_chunk
         with torch.no_grad():
             for j, (model, (train_x, _)) in enumerate(zip(self.models, self._train, strict=True)):
-                cholesky, alpha, constant, shift, scale = posterior_solve(model, train_x)
+                cholesky, alpha, constant, shift, scale = results.posterior_solve(model, train_x)
                 for start in range(0, n, chunk):
                     xc = x_t[start : start + chunk]
                     cross = model.covar_module(xc, train_x).to_dense()  # c x m

@@ -1,14 +1,17 @@
-"""What a Gaussian-process fit reports, the posterior draws it hands to acquisition, and the
-copy of hyperparameters between GPs (warm starts, subsampled fits)."""
+"""What a Gaussian-process fit reports, the posterior draws it hands to acquisition, the
+copy of hyperparameters between GPs (warm starts, subsampled fits), and which labelled rows
+each target's GP learns from (``conditional_on``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from materials_ai.errors import ConfigError
 
 #: Standard normal quantile of a central 90 % interval.
 Z90 = 1.6448536269514722
@@ -16,6 +19,8 @@ Z90 = 1.6448536269514722
 if TYPE_CHECKING:
     import torch
     from botorch.models import SingleTaskGP
+
+    from materials_ai.surrogates.config import GPConfig
 
 
 def _seed(*parts: int) -> int:
@@ -173,3 +178,44 @@ def posterior_solve(
     shift = float(transform.means.reshape(-1)[0])  # type: ignore[union-attr, operator]
     scale = float(transform.stdvs.reshape(-1)[0])  # type: ignore[union-attr, operator]
     return cholesky, alpha, constant, shift, scale
+
+
+def check_conditional_targets(conditional_on: Mapping[str, str], targets: Sequence[str]) -> None:
+    """Reject a ``conditional_on`` mapping whose sides are not distinct targets.
+
+    Raises:
+        ConfigError: Naming the bad pairs and the targets there are.
+    """
+    bad = sorted(
+        f"{t} -> {i}"
+        for t, i in conditional_on.items()
+        if t not in targets or i not in targets or t == i
+    )
+    if bad:
+        raise ConfigError(
+            f"surrogate.conditional_on {bad}: both sides must be distinct targets of the "
+            f"workflow {list(targets)}"
+        )
+
+
+def training_rows(
+    config: GPConfig, targets: Sequence[str], target: str, y: np.ndarray
+) -> np.ndarray:
+    """Labelled rows `(m,)` bool that ``target``'s GP learns from.
+
+    All rows with a label, or (``config.conditional_on``) those whose indicator target is
+    1 once at least ``config.min_conditional_labels`` of them are labelled.
+
+    Args:
+        config: The GP settings.
+        targets: The `t` target names (columns of ``y``).
+        target: The target being fitted.
+        y: `m x t` labels, NaN where not observed.
+    """
+    rows = np.isfinite(y[:, targets.index(target)])
+    indicator = config.conditional_on.get(target)
+    if indicator is not None:
+        on = rows & (y[:, targets.index(indicator)] == 1.0)
+        if on.sum() >= config.min_conditional_labels:
+            rows = on
+    return np.asarray(rows)

@@ -160,6 +160,17 @@ def test_valid_range_drops_outliers(tmp_path: Path) -> None:
     assert "outside the card's valid range [0.0, 1.0]" in ds.skipped[0].reason
 
 
+def test_indicator_target_is_derived_from_its_column(tiny: TinyDataset) -> None:
+    gap = tiny.card.targets["band_gap"]
+    indicator = gap.model_copy(update={"unit": "1", "indicator_above": 0.5})
+    card = tiny.card.model_copy(update={"targets": {"band_gap": gap, "gapped": indicator}})
+    ds = load_dataset(card, data_dir=tiny.data_dir, targets=["band_gap", "gapped"])
+    assert len(ds) > 0
+    for record in ds.records:
+        assert record.targets["gapped"] == float(record.targets["band_gap"] > 0.5)
+    assert {r.targets["gapped"] for r in ds.records} == {0.0, 1.0}
+
+
 def test_duplicate_and_missing_ids_are_skipped(tiny: TinyDataset) -> None:
     text = tiny.path.read_text()
     text = text.replace("tiny-3.cif,", "tiny-0.cif,").replace("tiny-5.cif,", ",")
@@ -362,7 +373,8 @@ def _finite(ds: MaterialsDataset) -> bool:
 def test_castelli_first_200(real_data_dir: Path) -> None:
     ds = load_dataset("castelli_perovskites", data_dir=real_data_dir, limit=200)
     assert len(ds) == 200 and ds.skipped == []
-    assert ds.target_names == ("heat_of_formation", "band_gap", "vbm", "cbm")
+    assert ds.target_names == ("heat_of_formation", "band_gap", "vbm", "cbm", "semiconductor")
+    assert all(r.targets["semiconductor"] == float(r.targets["band_gap"] > 0) for r in ds.records)
     assert all(len(r.structure) == 5 for r in ds.records)
     assert all(r.id.startswith("perov_") and not r.id.endswith(".cif") for r in ds.records)
     assert ds.records[0].id == "perov_0"
