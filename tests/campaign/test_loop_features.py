@@ -1,4 +1,5 @@
-"""Two Castelli iterations with the CHGNet-feature GP (learned features, Bayesian head)."""
+"""Two Castelli iterations with the shipped GP on CHGNet + MP-2018-head features (learned
+features, a Bayesian head, band gap and edges conditional on being a semiconductor)."""
 
 from __future__ import annotations
 
@@ -49,15 +50,21 @@ def test_chgnet_gp_campaign_runs_resumes_and_reloads(real_data: Path, tmp_path: 
     assert summary.done and summary.oracle_calls == 50
     state = load_state(tmp_path / "straight")
     assert state.fit is not None and state.fit["n_train"] == 50
-    assert set(state.fit["val_mae"]) == {"heat_of_formation", "band_gap", "vbm", "cbm"}
+    assert set(state.fit["val_mae"]) == {
+        "heat_of_formation",
+        "band_gap",
+        "vbm",
+        "cbm",
+        "semiconductor",
+    }
     # The ranked list says how far each candidate lies from the training data.
     ranked = pd.read_csv(tmp_path / "straight" / "final" / "ranked_candidates.csv")
     assert {"domain_distance", "outside_domain"} <= set(ranked.columns)
     validated = ranked[ranked["status"] == "validated"]
     assert (validated["domain_distance"] < 1.5).all()  # labelled rows lie inside
-    # The features were cached: one file of the CHGNet featurizer for this pool.
-    cached = list((tmp_path / "cache" / "features").glob("chgnet-*.npz"))
-    assert len(cached) == 1
+    # The features were cached: one file per featurizer for this pool.
+    for name in ("chgnet", "mp2018_chgnet_head"):
+        assert len(list((tmp_path / "cache" / "features").glob(f"{name}-*.npz"))) == 1
 
     # Interrupted after training in iteration 2, then resumed: the same picks.
     def stop(iteration: int, stage: Stage) -> None:
