@@ -63,9 +63,9 @@ def test_shipped_workflow_logs_only_settings_that_apply() -> None:
     assert "data.limit" not in params and "oracle.learn" not in params
     assert "None" not in params.values() and "True" not in params.values()
     assert not [v for v in params.values() if v.startswith(("['", "[{", "{'"))]
-    assert params["targets"] == '["heat_of_formation", "band_gap", "vbm", "cbm"]'
-    assert params["objective.criteria.1.target"] == "band_gap"
-    assert params["objective.criteria.1.min"] == "1.4"
+    assert params["targets"] == '["heat_of_formation", "band_gap", "vbm", "cbm", "semiconductor"]'
+    assert params["objective.criteria.2.target"] == "band_gap"
+    assert params["objective.criteria.2.min"] == "1.4"
     assert params["loop.warm_start"] == "true"
     assert params["acquisition.strategy"] == config.acquisition.strategy
 
