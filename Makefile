@@ -29,7 +29,7 @@ UV_FLAGS := $(if $(FIND_LINKS),--find-links $(FIND_LINKS),)
 CONSTRAINTS := constraints.txt
 
 DEMO_WORKFLOW ?= workflows/castelli_water_splitting_chgnet_gp.yaml
-DEMO_ITERATIONS ?= 14
+DEMO_ITERATIONS ?= 17
 DEMO_RUN_DIR ?= runs/demo-$(shell date +%Y%m%d-%H%M%S)
 
 .PHONY: venv demo test test-all lint bench clean gpaw mlp

@@ -26,6 +26,7 @@ import json
 import math
 import os
 import platform
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,9 @@ def _run(run_dir: Path) -> dict[str, Any]:
 
 
 def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    past_300 = [r for r in runs if r["oracle_calls"] >= 300]
+    # Runs whose call count to 10 is known: they reached 10 targets, or spent 300 calls
+    # without (a run stops early once all 19 are found; an interrupted one may not count).
+    past_300 = [r for r in runs if r["oracle_calls"] >= 300 or r["calls_to_10_of_19"] is not None]
     finished = [r for r in runs if r["finished"]]
     return {
         "seeds": sorted(r["seed"] for r in runs),
@@ -123,7 +126,17 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", help="LABEL=FOLDER (a benchmark replay --out)")
     parser.add_argument("--previous", action="append", default=[], help="LABEL=RESULTS.json")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--transfer-head",
+        action="store_true",
+        help="register mp2018_chgnet_head_no_castelli (benchmarks/discovery_castelli_transfer.py)",
+    )
     args = parser.parse_args()
+    if args.transfer_head:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from discovery_castelli_transfer import register
+
+        register()
     by_label: dict[str, list[dict[str, Any]]] = {}
     for item in args.runs:
         label, _, folder = item.partition("=")

@@ -23,7 +23,8 @@ then::
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/discovery_castelli_transfer.py \\
         --strategies constrained --seeds 5 --budget 1000 --out runs/bench_no_castelli_head
 
-and summarise with ``benchmarks/discovery_castelli_surrogates.py LABEL=OUT/ ...``.
+and summarise with ``benchmarks/discovery_castelli_surrogates.py --transfer-head LABEL=OUT ...``
+(``--transfer-head`` registers the featurizer so the run folders' workflows load).
 """
 
 from __future__ import annotations
@@ -42,6 +43,13 @@ NAME = "mp2018_chgnet_head_no_castelli"
 WORKFLOW = PROJECT_ROOT / "workflows" / "castelli_water_splitting_chgnet_gp.yaml"
 
 
+def register(head_dir: Path | None = None) -> None:
+    """Register the featurizer ``mp2018_chgnet_head_no_castelli`` on the head in ``head_dir``
+    (default: the cache folder of the training command above)."""
+    head = (head_dir or cache_dir() / "benchmarks" / NAME).expanduser().resolve()
+    FEATURIZERS.add(NAME, lambda: HeadPredictionFeaturizer(head, name=NAME), replace=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -56,8 +64,7 @@ def main() -> None:
     if not (args.head / "surrogate.json").is_file():
         raise SystemExit(f"{args.head}: no trained head (see this script's docstring)")
 
-    head = args.head.expanduser().resolve()
-    FEATURIZERS.add(NAME, lambda: HeadPredictionFeaturizer(head, name=NAME), replace=True)
+    register(args.head)
     config = load_workflow(WORKFLOW).with_overrides(
         parse_overrides([f"surrogate.features=[chgnet, {NAME}]", *args.overrides])
     )

@@ -374,7 +374,12 @@ def round_lines(
     )
     maes = [
         f"{k.removeprefix('val_mae_')} {v:.3g}"
-        + (f" {units[k.removeprefix('val_mae_')]}" if units.get(k.removeprefix("val_mae_")) else "")
+        # A dimensionless target (unit "1", e.g. a 0/1 indicator) shows no unit.
+        + (
+            f" {units[k.removeprefix('val_mae_')]}"
+            if units.get(k.removeprefix("val_mae_"), "1") != "1"
+            else ""
+        )
         for k, v in metrics.items()
         if k.startswith("val_mae_") and np.isfinite(v)
     ]
