@@ -152,7 +152,7 @@ class GPSurrogate:
             The fit report.
 
         Raises:
-            SurrogateError: If shapes disagree or a target has fewer than 2 observations.
+            SurrogateError: If shapes disagree or a target has no observation.
         """
         from botorch.fit import fit_gpytorch_mll
         from botorch.optim.fit import fit_gpytorch_mll_scipy
@@ -173,10 +173,8 @@ class GPSurrogate:
         reports: list[GPTargetReport] = []
         for j, target in enumerate(self.target_names):
             finite = results.training_rows(self.config, self.target_names, target, y)
-            if finite.sum() < 2:
-                raise SurrogateError(
-                    f"target {target!r} has {int(finite.sum())} observations; a GP needs 2"
-                )
+            if not finite.any():  # one label is enough: the prior's std around its value
+                raise SurrogateError(f"target {target!r} has no observation yet; a GP needs one")
             tx = torch.as_tensor(x[finite], dtype=torch.float64)
             ty = torch.as_tensor(y[finite, j : j + 1], dtype=torch.float64)
             model = self._build(tx, ty)

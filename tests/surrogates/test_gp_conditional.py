@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from materials_ai.errors import ConfigError
+from materials_ai.errors import ConfigError, SurrogateError
 from materials_ai.surrogates.config import GPConfig
 from materials_ai.surrogates.gp import GPSurrogate
 
@@ -53,3 +53,17 @@ def test_unknown_or_self_conditions_are_named(mapping: dict[str, str]) -> None:
     config = GPConfig.model_validate({"kind": "gp", "conditional_on": mapping})
     with pytest.raises(ConfigError, match="conditional_on"):
         GPSurrogate(config, TARGETS)
+
+
+def test_a_target_with_one_label_gets_a_prior_around_it() -> None:
+    # A computed campaign's seed batch may yield one DFT gap (the other job failed).
+    rng = np.random.default_rng(2)
+    x = rng.uniform(size=(8, 3))
+    y = np.c_[rng.normal(size=8), np.r_[2.5, np.full(7, np.nan)]]
+    surrogate = GPSurrogate(GPConfig.model_validate({"kind": "gp"}), ("a", "b"))
+    surrogate.fit_descriptors(x, y)
+    mean, std = surrogate.predict_marginals(rng.uniform(size=(4, 3)))
+    np.testing.assert_allclose(mean[:, 1], 2.5, atol=1e-6)
+    assert np.all(std[:, 1] > 0.1)
+    with pytest.raises(SurrogateError, match="no observation yet"):
+        surrogate.fit_descriptors(x, np.c_[y[:, 0], np.full(8, np.nan)])
