@@ -95,8 +95,8 @@ def test_errors() -> None:
     surrogate = GPSurrogate(CONFIG, ["a"])
     with pytest.raises(SurrogateError, match="not fitted"):
         surrogate.predict_descriptors(np.zeros((1, 2)))
-    with pytest.raises(SurrogateError, match="2"):
-        surrogate.fit_descriptors(np.zeros((3, 2)), np.array([[1.0], [np.nan], [np.nan]]))
+    with pytest.raises(SurrogateError, match="no observation"):
+        surrogate.fit_descriptors(np.zeros((3, 2)), np.full((3, 1), np.nan))
     with pytest.raises(SurrogateError, match="labels"):
         surrogate.fit_descriptors(np.zeros((3, 2)), np.zeros((2, 1)))
 
