@@ -19,14 +19,16 @@ from materials_ai.testing.simulate import demo_structures
 pytestmark = pytest.mark.timeout(120)
 
 
-def _chain_config(tmp_path: Path, **stage2: object) -> FidelityChainConfig:
+def _chain_config(
+    tmp_path: Path, *, max_parallel: int = 2, cheap_seconds: float = 0.0, **stage2: object
+) -> FidelityChainConfig:
     return FidelityChainConfig.model_validate(
         {
             "job_dir": str(tmp_path / "jobs"),
-            "max_parallel": 2,
+            "max_parallel": max_parallel,
             "stages": [
                 {
-                    "oracle": {"kind": "sleep", "seconds": 0.0, "fail_ids": ["CaO"]},
+                    "oracle": {"kind": "sleep", "seconds": cheap_seconds, "fail_ids": ["CaO"]},
                     "name": "cheap",
                     "batch_size": 4,
                 },
@@ -164,24 +166,8 @@ def test_wait_relaunches_the_rest_of_a_crashed_last_stage_batch(tmp_path: Path) 
 
 
 def test_stage_observations_show_each_stage_a_candidate_entered(tmp_path: Path) -> None:
-    config = FidelityChainConfig.model_validate(
-        {
-            "job_dir": str(tmp_path / "jobs"),
-            "stages": [
-                {
-                    "oracle": {"kind": "sleep", "seconds": 0.3, "fail_ids": ["CaO"]},
-                    "name": "cheap",
-                    "batch_size": 4,
-                },
-                {
-                    "oracle": {"kind": "sleep", "seconds": 0.0},
-                    "name": "expensive",
-                    "select_top": 2,
-                    "rank_by": "volume_per_atom",
-                    "descending": True,
-                },
-            ],
-        }
+    config = _chain_config(
+        tmp_path, max_parallel=1, cheap_seconds=0.3, rank_by="volume_per_atom", descending=True
     )
     chain = config.build(tmp_path)
     # MgO, CaO (fails the cheap stage), SrO, BaO: volume per atom rises along the list.

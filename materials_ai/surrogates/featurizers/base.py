@@ -11,8 +11,10 @@ output would (weights, version, options), which keys the disk cache
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
@@ -67,3 +69,17 @@ class FeatureProvenance:
     overlaps: tuple[str, ...] = field(default_factory=tuple)
     licence: str = ""
     label_datasets: tuple[str, ...] = field(default_factory=tuple)
+
+
+def model_fingerprint(
+    model_dir: Path, prefix: str, suffixes: Sequence[str], skip: Sequence[str] = ()
+) -> str:
+    """16 hex digits of sha256 over ``prefix`` and the name and bytes of each file of a
+    saved model (sorted; those with one of ``suffixes``, except the names in ``skip``):
+    the fingerprint of a featurizer built on that model."""
+    digest = hashlib.sha256(prefix.encode())
+    for path in sorted(model_dir.iterdir()):
+        if path.suffix in suffixes and path.name not in skip:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]

@@ -10,7 +10,6 @@ prediction of each of its targets (the readout's output, in target units; 2 colu
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from materials_ai.settings import PROJECT_ROOT
-from materials_ai.surrogates.featurizers.base import FeatureProvenance
+from materials_ai.surrogates.featurizers.base import FeatureProvenance, model_fingerprint
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -76,12 +75,9 @@ class EnsembleEmbeddingFeaturizer:
 
     def fingerprint(self) -> str:
         """Featurizer version and the sha256 of the ensemble's weights and settings."""
-        digest = hashlib.sha256(f"v{EMBEDDING_VERSION}|{self.part}".encode())
-        for path in sorted(self.model_dir.iterdir()):
-            if path.suffix in (".pt", ".json") and path.name != "metrics.json":
-                digest.update(path.name.encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()[:16]
+        return model_fingerprint(
+            self.model_dir, f"v{EMBEDDING_VERSION}|{self.part}", (".pt", ".json"), ("metrics.json",)
+        )
 
     def featurize(self, structures: Sequence[Structure]) -> np.ndarray:
         """`n x embedding_dim` member-mean embeddings, or `n x t` mean predictions."""

@@ -17,7 +17,6 @@ Castelli screen with a head trained without any Castelli composition as well.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from materials_ai.settings import PROJECT_ROOT
-from materials_ai.surrogates.featurizers.base import FeatureProvenance
+from materials_ai.surrogates.featurizers.base import FeatureProvenance, model_fingerprint
 
 if TYPE_CHECKING:
     from pymatgen.core import Structure
@@ -77,12 +76,9 @@ class HeadPredictionFeaturizer:
 
     def fingerprint(self) -> str:
         """Featurizer version and the sha256 of the saved model's files."""
-        digest = hashlib.sha256(f"v{HEAD_FEATURES_VERSION}".encode())
-        for path in sorted(self.model_dir.iterdir()):
-            if path.suffix in (".pt", ".json", ".npz"):
-                digest.update(path.name.encode())
-                digest.update(path.read_bytes())
-        return digest.hexdigest()[:16]
+        return model_fingerprint(
+            self.model_dir, f"v{HEAD_FEATURES_VERSION}", (".pt", ".json", ".npz")
+        )
 
     def featurize(self, structures: Sequence[Structure]) -> np.ndarray:
         """`n x t` mean predictions in the model's target units; NaN rows for structures
