@@ -264,6 +264,14 @@ class WorkflowConfig(BaseModel):
             raise ValueError("a dataset pool needs a `data:` section (or set `pool.kind`)")
         if self.pool.kind != "dataset" and self.data is not None:
             raise ValueError(f"`data:` applies to pool kind 'dataset' only, not {self.pool.kind!r}")
+        conditional = getattr(self.surrogate, "conditional_on", None)
+        if conditional:  # checked before a run directory is made
+            from materials_ai.surrogates.gp_results import check_conditional_targets
+
+            try:
+                check_conditional_targets(conditional, self.targets)
+            except ConfigError as error:
+                raise ValueError(str(error)) from None
         blocks = getattr(self.surrogate, "features", None) or ()
         if self.data is not None and blocks:
             from materials_ai.surrogates.featurizers import label_leaks

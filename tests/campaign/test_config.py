@@ -127,3 +127,9 @@ def test_features_trained_on_the_pools_labels_are_rejected(features: list[str]) 
     # The same features are fine on a pool from another table.
     castelli = load_workflow(PROJECT_ROOT / "workflows" / "castelli_water_splitting_chgnet_gp.yaml")
     assert castelli.with_overrides(**{"surrogate.features": features}).surrogate.features
+
+
+def test_conditional_targets_must_be_workflow_targets() -> None:
+    config = load_workflow(PROJECT_ROOT / "workflows" / "castelli_water_splitting_chgnet_gp.yaml")
+    with pytest.raises(ConfigError, match=r"band_gap -> metal"):
+        config.with_overrides(**{"surrogate.conditional_on": {"band_gap": "metal"}})
