@@ -234,6 +234,9 @@ def structure_digest(structure: Any, config: Any) -> str:
     return digest.hexdigest()[:24]
 
 
+CACHE_CHUNK = 32  # structures relaxed between two cache writes
+
+
 def relax_with_cache(
     ids: list[str], structures: list[Any], config: Any, executor: Any = None
 ) -> tuple[list[Any], dict[str, Any]]:
@@ -264,15 +267,18 @@ def relax_with_cache(
             )
     todo = [i for i in range(len(ids)) if i not in results]
     t0 = time.perf_counter()
-    fresh = relax_structures(
-        [ids[i] for i in todo], [structures[i] for i in todo], config, executor=executor
-    )
+    # in chunks, each written to the cache as it finishes: an interrupted run keeps its work
+    for start in range(0, len(todo), CACHE_CHUNK):
+        chunk = todo[start : start + CACHE_CHUNK]
+        fresh = relax_structures(
+            [ids[i] for i in chunk], [structures[i] for i in chunk], config, executor=executor
+        )
+        for i, r in zip(chunk, fresh, strict=True):
+            results[i] = r
+            data = dataclasses.asdict(r)
+            data["structure"] = None if r.structure is None else r.structure.as_dict()
+            (folder / f"{digests[i]}.json").write_text(json.dumps(data, default=float))
     seconds = time.perf_counter() - t0
-    for i, r in zip(todo, fresh, strict=True):
-        results[i] = r
-        data = dataclasses.asdict(r)
-        data["structure"] = None if r.structure is None else r.structure.as_dict()
-        (folder / f"{digests[i]}.json").write_text(json.dumps(data, default=float))
     stats = {"n_cached": len(ids) - len(todo), "n_relaxed": len(todo), "seconds": seconds}
     return [results[i] for i in range(len(ids))], stats
 

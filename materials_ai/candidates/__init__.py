@@ -52,6 +52,11 @@ from materials_ai.candidates.pool import (
     screen_stability,
 )
 from materials_ai.candidates.prototypes import PrototypeGenerator
+from materials_ai.candidates.ranking import (
+    probability_improves,
+    proposal_order,
+    proposal_thresholds,
+)
 from materials_ai.candidates.relax import RelaxConfig, RelaxResult, relax_structures
 from materials_ai.candidates.relax_stage import RelaxedPool, RelaxStageConfig, relax_pool
 from materials_ai.candidates.relaxed_stability import (
@@ -131,7 +136,10 @@ __all__ = [
     "formula_key",
     "generate_pool",
     "load_energy_correction",
+    "probability_improves",
     "probability_within",
+    "proposal_order",
+    "proposal_thresholds",
     "prototype_name",
     "relax_pool",
     "relax_structures",

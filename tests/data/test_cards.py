@@ -146,7 +146,7 @@ def test_card_is_frozen(tiny: TinyDataset) -> None:
 
 EXPECTED_TARGETS = {
     "castelli_perovskites": ("heat_of_formation", "band_gap", "vbm", "cbm", "semiconductor"),
-    "mp2018": ("formation_energy", "band_gap"),
+    "mp2018": ("formation_energy", "band_gap", "semiconductor"),
     "mp_abx3_perovskites": ("formation_energy", "e_above_hull", "band_gap"),
     "oqmd_abx3_perovskites": ("formation_energy", "band_gap"),
     "matminer_flla": ("formation_energy", "e_above_hull"),
