@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import ndtr
 
+from materials_ai.candidates.stability import probability_of_margin
 from materials_ai.errors import CandidateError
 
 __all__ = ["probability_improves", "proposal_order", "proposal_thresholds"]
@@ -75,10 +75,7 @@ def probability_improves(
             f"hull distances, stds and thresholds need one value per candidate; got "
             f"{e.shape}, {s.shape} and {t.shape}"
         )
-    margin = t - e
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(s > 0, ndtr(margin / np.where(s > 0, s, 1.0)), (margin >= 0).astype(float))
-    return np.where(np.isfinite(e), p, np.nan)
+    return probability_of_margin(t - e, s)
 
 
 def proposal_order(

@@ -75,13 +75,28 @@ def probability_within(
         `n` probabilities, ``Phi((H + tau - mu) / sigma)``; NaN where the mean is NaN.
     """
     mean = np.asarray(mean_ev_per_atom, dtype=np.float64)
-    std = np.asarray(std_ev_per_atom, dtype=np.float64)
     margin = np.asarray(hull_energy_ev_per_atom, dtype=np.float64) + threshold_ev_per_atom - mean
+    return probability_of_margin(margin, std_ev_per_atom)
+
+
+def probability_of_margin(margin: np.ndarray, std: np.ndarray) -> np.ndarray:
+    """``P(X <= x + margin)`` for a Gaussian ``X`` of mean ``x`` and std ``std``.
+
+    Args:
+        margin: Distances from the means to their thresholds (threshold - mean).
+        std: Standard deviations (>= 0), broadcastable to ``margin``.
+
+    Returns:
+        ``Phi(margin / std)``; a step (1 where ``margin >= 0``) where ``std == 0``; NaN
+        where the margin is NaN.
+    """
+    margin = np.asarray(margin, dtype=np.float64)
+    std = np.asarray(std, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = np.where(
             std > 0, ndtr(margin / np.where(std > 0, std, 1.0)), (margin >= 0).astype(float)
         )
-    return np.where(np.isfinite(mean) & np.isfinite(margin), p, np.nan)
+    return np.where(np.isfinite(margin), p, np.nan)
 
 
 @dataclass(frozen=True, slots=True)
