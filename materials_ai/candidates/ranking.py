@@ -111,7 +111,8 @@ def proposal_order(
     if not one_per_composition:
         return order
     seen: set[str] = set()
-    first, later = [], []
+    first: list[int] = []
+    later: list[int] = []
     for i in order:
         key = composition_keys[int(i)]
         (later if key in seen else first).append(int(i))
