@@ -151,6 +151,9 @@ class LoopConfig(BaseModel):
         warm_start: Continue training from the previous iteration's weights.
         final_retrain: After the last batch returns, retrain on everything and rank.
         ranked_list_size: Rows of the ranked candidate list.
+        ranked_one_per_composition: List each composition's best candidate before any
+            second candidate of a composition (a generated pool's polymorphs and
+            substitution children; ``materials_ai.candidates.ranking``).
         top_cifs: Top-ranked candidates written as CIF files.
     """
 
@@ -163,6 +166,7 @@ class LoopConfig(BaseModel):
     warm_start: bool = True
     final_retrain: bool = True
     ranked_list_size: int = Field(200, ge=1)
+    ranked_one_per_composition: bool = False
     top_cifs: int = Field(20, ge=0)
 
 

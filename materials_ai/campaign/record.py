@@ -51,6 +51,7 @@ def write_ranking(
     top_cifs: int,
     metadata: Mapping[str, Any],
     relaxed: Mapping[str, RelaxedStructure] | None = None,
+    one_per_composition: bool = False,
 ) -> dict[str, Path]:
     """Rank the pool and write the ranked list (CSV, JSON) and top CIFs to ``out_dir``.
 
@@ -69,6 +70,7 @@ def write_ranking(
         relaxed: Candidates a validation relaxed (``campaign/relaxed.py``): their CIFs
             hold the relaxed cell, and the list gains the relaxation's columns
             (:data:`~materials_ai.campaign.relaxed.RELAXED_COLUMNS`, NaN elsewhere).
+        one_per_composition: Each composition's best candidate before any second one.
 
     Returns:
         Paths of what was written: keys ``csv``, ``json``, ``cifs``.
@@ -85,6 +87,7 @@ def write_ranking(
         target_units=target_units,
         size=size,
         metadata=metadata,
+        one_per_composition=one_per_composition,
     )
     structures = None
     if relaxed:

@@ -255,6 +255,7 @@ def record_iteration(campaign: CampaignContext) -> None:
         selected=selected,
         target_units=campaign.target_units,
         size=config.loop.ranked_list_size,
+        one_per_composition=config.loop.ranked_one_per_composition,
         top_cifs=config.loop.top_cifs,
         metadata={
             "campaign": config.name,

@@ -20,6 +20,7 @@ import pandas as pd
 
 from materials_ai.acquisition.objective import DesirabilityObjective
 from materials_ai.campaign.layout import cif_file_name
+from materials_ai.candidates.ranking import proposal_order
 from materials_ai.data.records import Candidate, Molecule
 from materials_ai.report.structures import molfile
 from materials_ai.surrogates.prediction import Prediction
@@ -54,6 +55,7 @@ def build_ranked_list(
     target_units: Mapping[str, str] | None = None,
     size: int = 200,
     metadata: Mapping[str, Any] | None = None,
+    one_per_composition: bool = False,
 ) -> RankedList:
     """Rank a pool.
 
@@ -67,6 +69,8 @@ def build_ranked_list(
         target_units: Target name -> unit.
         size: Rows to keep.
         metadata: Context stored with the list.
+        one_per_composition: Put each reduced composition's best candidate before any
+            second candidate of a composition (each part in score order).
 
     Returns:
         Columns: ``rank, id, formula, status, score, predicted_desirability,
@@ -149,6 +153,10 @@ def build_ranked_list(
     table["_structure_index"] = np.arange(n)
     # NaN scores (no model yet, unmeasured) go last; ties keep pool order.
     table = table.sort_values("score", ascending=False, na_position="last", kind="stable")
+    if one_per_composition:
+        keys = [_composition_key(formulas[i]) for i in table["_structure_index"]]
+        rank = -np.arange(len(table), dtype=np.float64)  # the score order, as a score
+        table = table.iloc[proposal_order(keys, rank)]
     table = table.head(size).reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return RankedList(
@@ -156,6 +164,16 @@ def build_ranked_list(
         target_units=dict(target_units or {t: "" for t in names}),
         metadata=dict(metadata or {}),
     )
+
+
+def _composition_key(formula: str) -> str:
+    """The reduced composition of a formula (the formula itself if it does not parse)."""
+    from pymatgen.core import Composition
+
+    try:
+        return str(Composition(formula).reduced_formula)
+    except (ValueError, KeyError):
+        return formula
 
 
 def _json_value(value: Any) -> Any:

@@ -140,3 +140,21 @@ def test_write_ranked_list(
     # Writing again replaces the CIF folder's content.
     write_ranked_list(ranked, pool, tmp_path / "out", top_cifs=1)
     assert len(list(paths["cifs"].glob("*.cif"))) == 1
+
+
+def test_one_per_composition_lists_a_second_polymorph_after_every_composition(
+    objective: DesirabilityObjective, pool: list[Candidate]
+) -> None:
+    # Both SrTiO3 cells are predicted best; GaAs and Si follow.
+    # Desirabilities (worst margin): Si 1.0, GaAs 0.8, SrTiO3 2.0 and 1.5.
+    members = np.array([[[1.5, -0.3], [1.4, -0.3], [2.0, -0.5], [2.0, -0.15]]] * 2)
+    prediction = Prediction.from_samples(members, TARGETS)
+    plain = build_ranked_list(pool, prediction, objective, observed={})
+    assert list(plain.table["id"]) == ["sto", "sto-big", "si", "gaas"]
+    ranked = build_ranked_list(pool, prediction, objective, observed={}, one_per_composition=True)
+    assert list(ranked.table["id"]) == ["sto", "si", "gaas", "sto-big"]
+    assert list(ranked.table["rank"]) == [1, 2, 3, 4]
+    short = build_ranked_list(
+        pool, prediction, objective, observed={}, one_per_composition=True, size=3
+    )
+    assert "sto-big" not in set(short.table["id"])
