@@ -114,10 +114,25 @@ def _split_record(job: Any) -> dict[str, Any]:
     return {"dataset": job.dataset, **job.split.model_dump(mode="json")}
 
 
+def _train_or_read_back(job: Any, out_dir: Path) -> dict[str, Any]:
+    """``run_training``, or the summary of a finished run of the same job in ``out_dir``.
+
+    A long k-fold run (MACE on CPU: about 30 min a fold) can thus stop and go on: finished
+    folds are read back, the fold in progress resumes from its member checkpoints.
+    """
+    from materials_ai.surrogates.jobs import TRAINING_FILE, run_training
+
+    done = out_dir / TRAINING_FILE
+    if done.exists():
+        summary: dict[str, Any] = json.loads(done.read_text())
+        if summary.get("config") == job.model_dump(mode="json"):
+            print(f"{job.name}: finished earlier, read back from {done}", flush=True)
+            return summary
+    return run_training(job, out_dir, progress=False)
+
+
 def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
     """5-fold CV on the Castelli perovskites; metrics averaged over folds."""
-    from materials_ai.surrogates.jobs import run_training
-
     folds = []
     config = (
         PROJECT_ROOT / "configs" / "surrogate" / f"{args.config or 'castelli_' + args.model}.yaml"
@@ -130,7 +145,7 @@ def run_castelli(args: argparse.Namespace) -> dict[str, Any]:
         split = _split_record(job)
         if job.split.kind == "kfold":  # the fold is in each run's config
             split = {k: v for k, v in split.items() if k != "fold"} | {"folds": args.folds}
-        summary = run_training(job, RUNS / job.name, progress=False)
+        summary = _train_or_read_back(job, RUNS / job.name)
         folds.append(summary)
         print(f"fold {fold}: {json.dumps(summary['metrics']['test'], indent=None)}", flush=True)
         if job.split.kind == "holdout":
