@@ -7,7 +7,13 @@
 # at a time limit continues where it stopped when started again.
 #
 #   PYTHON=.venv/bin/python MEMBERS=5 MP_EPOCHS=150 CASTELLI_EPOCHS=150 \
-#       bash benchmarks/gpu_surrogates.sh [mp|castelli|mace|all]
+#       bash benchmarks/gpu_surrogates.sh [mp|castelli|mace|discovery|all]
+#
+# `discovery` replays the CGCNN-ensemble campaigns of issue 15 with members training on the
+# GPU (hours per run on a 2-core CPU): the Castelli water-splitting screen, budget 1,000,
+# constrained and Thompson, 5 seeds; the MP-2018 wide-gap screen, budget 2,200, 3 seeds.
+# Campaigns resume where they stopped when the same command is run again. Summaries:
+# benchmarks/discovery_castelli_surrogates.py and benchmarks/discovery_mp_wide.py.
 #
 # Needs: a CUDA build of torch 2.13, this package installed, MATERIALS_AI_DATA_DIR set.
 # Results: benchmarks/results/surrogates_*.json, as for the CPU runs.
@@ -32,4 +38,13 @@ if [[ $WHAT == castelli || $WHAT == all ]]; then
 fi
 if [[ $WHAT == mace || $WHAT == all ]]; then
     run castelli --model mace --max-epochs "$CASTELLI_EPOCHS"
+fi
+if [[ $WHAT == discovery || $WHAT == all ]]; then
+    replay() { "$PYTHON" -m materials_ai benchmark replay "$@" --set surrogate.training.device=cuda; }
+    for strategy in constrained thompson; do
+        replay workflows/castelli_water_splitting.yaml --strategies "$strategy" --seeds 5 \
+            --budget 1000 --out "runs/bench_cgcnn_${strategy}_1000"
+    done
+    replay workflows/mp_wide_gap_stable_cgcnn.yaml --strategies qucb --seeds 3 --budget 2200 \
+        --out runs/bench_mp_cgcnn_qucb
 fi
