@@ -112,6 +112,7 @@ from materials_ai.candidates import (
     StabilityConfig,
     SubstitutionGeneratorConfig,
     build_generators,
+    first_per_composition,
     generate_pool,
     probability_improves,
     proposal_order,
@@ -526,13 +527,10 @@ def relaxed_rankings(
         score = probability_improves(e_hull, combined.std, thresholds) * p_gap
         # relaxed first (a funnel), the rest in pre-score order, then one per composition
         local = np.lexsort((e_hull, -score))
-        funnel = [idx[m] for m in local] + rest
-        order = proposal_order(
-            [pool_keys[i] for i in funnel],
-            -np.arange(len(funnel), dtype=np.float64),
-            one_per_composition=collapse,
-        )
-        orders[name] = np.array([funnel[j] for j in order], dtype=np.int64)
+        funnel = np.array([idx[m] for m in local] + rest, dtype=np.int64)
+        if collapse:
+            funnel = funnel[first_per_composition([pool_keys[i] for i in funnel])]
+        orders[name] = funnel
         table[f"{name}_score"] = score
     fails: dict[str, int] = {}
     for r in results:

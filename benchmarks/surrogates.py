@@ -117,8 +117,9 @@ def _split_record(job: Any) -> dict[str, Any]:
 def _train_or_read_back(job: Any, out_dir: Path) -> dict[str, Any]:
     """``run_training``, or the summary of a finished run of the same job in ``out_dir``.
 
-    A long k-fold run (MACE on CPU: about 30 min a fold) can thus stop and go on: finished
-    folds are read back, the fold in progress resumes from its member checkpoints.
+    A long k-fold run (MACE on this 2-core VM: 6–9 min a fold, more under load) can thus
+    stop and go on: finished folds are read back, the fold in progress resumes from its
+    member checkpoints.
     """
     from materials_ai.surrogates.jobs import TRAINING_FILE, run_training
 

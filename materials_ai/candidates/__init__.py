@@ -53,6 +53,7 @@ from materials_ai.candidates.pool import (
 )
 from materials_ai.candidates.prototypes import PrototypeGenerator
 from materials_ai.candidates.ranking import (
+    first_per_composition,
     probability_improves,
     proposal_order,
     proposal_thresholds,
@@ -132,6 +133,7 @@ __all__ = [
     "combine_formation_energies",
     "deduplicate_structures",
     "default_screens",
+    "first_per_composition",
     "fit_energy_correction",
     "formula_key",
     "generate_pool",

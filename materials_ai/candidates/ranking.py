@@ -28,7 +28,12 @@ import numpy as np
 from materials_ai.candidates.stability import probability_of_margin
 from materials_ai.errors import CandidateError
 
-__all__ = ["probability_improves", "proposal_order", "proposal_thresholds"]
+__all__ = [
+    "first_per_composition",
+    "probability_improves",
+    "proposal_order",
+    "proposal_thresholds",
+]
 
 
 def proposal_thresholds(
@@ -110,11 +115,23 @@ def proposal_order(
     order = np.lexsort((np.arange(n), secondary, primary))
     if not one_per_composition:
         return order
+    return order[first_per_composition([composition_keys[int(i)] for i in order])]
+
+
+def first_per_composition(ordered_keys: Sequence[str]) -> np.ndarray:
+    """Reorder an already ranked list so that each composition appears once first.
+
+    Args:
+        ordered_keys: `n` composition keys, best candidate first.
+
+    Returns:
+        `n` positions into ``ordered_keys``: every composition's first occurrence, in list
+        order, then every later occurrence, in list order.
+    """
     seen: set[str] = set()
     first: list[int] = []
     later: list[int] = []
-    for i in order:
-        key = composition_keys[int(i)]
-        (later if key in seen else first).append(int(i))
+    for position, key in enumerate(ordered_keys):
+        (later if key in seen else first).append(position)
         seen.add(key)
     return np.array(first + later, dtype=np.int64)

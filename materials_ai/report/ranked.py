@@ -20,7 +20,7 @@ import pandas as pd
 
 from materials_ai.acquisition.objective import DesirabilityObjective
 from materials_ai.campaign.layout import cif_file_name
-from materials_ai.candidates.ranking import proposal_order
+from materials_ai.candidates.ranking import first_per_composition
 from materials_ai.data.records import Candidate, Molecule
 from materials_ai.report.structures import molfile
 from materials_ai.surrogates.prediction import Prediction
@@ -155,8 +155,7 @@ def build_ranked_list(
     table = table.sort_values("score", ascending=False, na_position="last", kind="stable")
     if one_per_composition:
         keys = [_composition_key(formulas[i]) for i in table["_structure_index"]]
-        rank = -np.arange(len(table), dtype=np.float64)  # the score order, as a score
-        table = table.iloc[proposal_order(keys, rank)]
+        table = table.iloc[first_per_composition(keys)]
     table = table.head(size).reset_index(drop=True)
     table.insert(0, "rank", np.arange(1, len(table) + 1))
     return RankedList(

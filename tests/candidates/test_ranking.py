@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from materials_ai.candidates import probability_improves, proposal_order, proposal_thresholds
+from materials_ai.candidates import (
+    first_per_composition,
+    probability_improves,
+    proposal_order,
+    proposal_thresholds,
+)
 from materials_ai.errors import CandidateError
 
 
@@ -55,3 +60,8 @@ def test_ties_follow_the_tiebreak_and_nan_scores_go_last() -> None:
 def test_order_rejects_a_short_score() -> None:
     with pytest.raises(CandidateError, match="one score"):
         proposal_order(["A", "B"], np.array([1.0]))
+
+
+def test_first_per_composition_keeps_list_order_within_each_part() -> None:
+    order = first_per_composition(["B", "A", "B", "C", "A"])
+    assert order.tolist() == [0, 1, 3, 2, 4]
