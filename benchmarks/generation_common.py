@@ -43,7 +43,12 @@ from materials_ai.candidates.known import parse_formula_key
 from materials_ai.candidates.screens import ElementPolicyScreen
 from materials_ai.data import MaterialsDataset, load_dataset
 from materials_ai.graphs import GraphConfig
-from materials_ai.surrogates.config import CGCNNConfig, EnsembleConfig, TrainingConfig
+from materials_ai.surrogates.config import (
+    CGCNNConfig,
+    EnsembleConfig,
+    FeatureEnsembleConfig,
+    TrainingConfig,
+)
 
 SEED = 0
 TEST_FRACTION = 0.10
@@ -65,12 +70,54 @@ MODEL_CONFIG = EnsembleConfig(
     ),
 )
 
+# The shipped generated-pool workflows' surrogate kind (models/mp2018_chgnet_head):
+# CHGNet 0.3.0 crystal features + element fractions, 5 MLP members, defaults.
+HEAD_CONFIG = FeatureEnsembleConfig(kind="feature_ensemble", seed=SEED)
+MODEL_KINDS = ("cgcnn", "chgnet_head")
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def model_dir() -> Path:
     """Where the benchmark model is saved."""
     return settings.cache_dir() / "benchmarks" / "generation_model"
+
+
+def head_dir() -> Path:
+    """Where the benchmark's CHGNet-feature head is saved."""
+    return settings.cache_dir() / "benchmarks" / "generation_chgnet_head"
+
+
+class BenchmarkModel:
+    """The generation benchmarks' surrogate behind one call (formation energy, gap).
+
+    ``cgcnn``: the CGCNN ensemble of :data:`MODEL_CONFIG` (:func:`model_dir`);
+    ``chgnet_head``: the shipped generated-pool workflows' kind, :data:`HEAD_CONFIG`
+    (:func:`head_dir`). Both were trained by ``generation_model.py`` without either
+    held-out family.
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in MODEL_KINDS:
+            raise ValueError(f"model kind {kind!r} is not one of {MODEL_KINDS}")
+        self.kind = kind
+        if kind == "cgcnn":
+            from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
+
+            self._graph_model = GraphEnsembleSurrogate.load(model_dir())
+        else:
+            from materials_ai.surrogates.feature_ensemble import FeatureEnsembleSurrogate
+
+            self._head = FeatureEnsembleSurrogate.load(head_dir())
+
+    def predict(self, structures: list[Any], ids: list[str]) -> Any:
+        """The :class:`~materials_ai.surrogates.prediction.Prediction` of `n` structures."""
+        if self.kind == "cgcnn":
+            from materials_ai.graphs import build_graphs
+
+            graphs = build_graphs(structures, ids, self._graph_model.config.graph)
+            return self._graph_model.predict_graphs(graphs)
+        return self._head.predict(list(structures))
 
 
 def load_mp2018() -> MaterialsDataset:

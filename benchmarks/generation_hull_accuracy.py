@@ -36,6 +36,14 @@ sigma). Rows:
   relaxed structure and CHGNet's final energy is corrected. The "before" row of the same
   subsample (model on the DFT structure) is reported next to it.
 
+``error_correlation``: the Pearson correlation ``rho`` of the model's and corrected
+CHGNet's formation-energy errors, measured on a seeded half of the test entries; the other
+half is scored with the combination at that ``rho`` and at ``rho = 0``
+(``combine_formation_energies(..., correlation=rho)``).
+
+``--model chgnet_head`` scores with the CHGNet-feature head of ``generation_model.py
+--kind chgnet_head`` instead of the CGCNN ensemble (``generation_hull_accuracy_chgnet_head.json``).
+
 CHGNet was trained on MPtrj, which holds these MP-2018 structures and energies: its
 figures are in-distribution, not a held-out test of CHGNet.
 """
@@ -58,8 +66,6 @@ import generation_common as common
 
 from materials_ai.candidates import HullReference
 from materials_ai.candidates.known import parse_formula_key
-from materials_ai.graphs import build_graphs
-from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 
 TAU = 0.1
 SPLIT = "datasets/splits/mp2018/random_80_10_10_seed0"
@@ -99,6 +105,38 @@ def accuracy(
     }
 
 
+def error_correlation(
+    hull: HullReference,
+    comps: list[dict[str, int]],
+    h: np.ndarray,
+    e_dft: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    mu_c: np.ndarray,
+    sd_c: float,
+) -> dict[str, Any]:
+    """Correlation of the model's and corrected CHGNet's errors, fitted on a seeded half.
+
+    ``rho`` (Pearson, of the formation-energy errors) is measured on half of the test
+    entries; the combination with that ``rho`` and with ``rho = 0`` is scored on the other
+    half (``combine_formation_energies(..., correlation=rho)``).
+    """
+    from materials_ai.candidates.relaxed_stability import combine_formation_energies
+
+    ok = np.flatnonzero(np.isfinite(mu_c) & np.isfinite(mu))
+    order = np.random.default_rng(common.SEED + 7).permutation(ok)
+    fit, held = order[: len(order) // 2], order[len(order) // 2 :]
+    rho = float(np.corrcoef(mu[fit] - e_dft[fit], mu_c[fit] - e_dft[fit])[0, 1])
+    out: dict[str, Any] = {"rho_fitted_half": rho, "n_fit": len(fit), "n_eval": len(held)}
+    sd = np.full(len(held), sd_c)
+    sub = ([comps[i] for i in held], h[held], e_dft[held])
+    for name, value in (("combined_rho_0", 0.0), ("combined_rho_fitted", max(rho, 0.0))):
+        both = combine_formation_energies(mu[held], sigma[held], mu_c[held], sd, correlation=value)
+        out[name] = accuracy(hull, sub[0], sub[1], sub[2], both.mean, both.std)
+    out["chgnet_static"] = accuracy(hull, sub[0], sub[1], sub[2], mu_c[held], sd)
+    return out
+
+
 def after_relaxation(
     ds: Any,
     test: list[int],
@@ -108,7 +146,7 @@ def after_relaxation(
     mu: np.ndarray,
     sigma: np.ndarray,
     hull: HullReference,
-    surrogate: GraphEnsembleSurrogate,
+    surrogate: common.BenchmarkModel,
     n_relax: int,
 ) -> dict[str, Any]:
     """The issue-17 rows: corrected CHGNet (static, relaxed) alone and combined."""
@@ -144,6 +182,7 @@ def after_relaxation(
         },
         "chgnet_static": accuracy(hull, comps, h, e_dft, mu_c, np.full(len(mu_c), sd_c)),
         "combined_static": accuracy(hull, comps, h, e_dft, both.mean, both.std),
+        "error_correlation": error_correlation(hull, comps, h, e_dft, mu, sigma, mu_c, sd_c),
     }
     if n_relax <= 0:
         return out
@@ -157,8 +196,8 @@ def after_relaxation(
     relaxed = [
         r.structure if r.ok else records[i].structure for r, i in zip(results, sub, strict=True)
     ]
-    graphs = build_graphs(relaxed, [records[i].id for i in sub], surrogate.config.graph)
-    mu_r, sigma_r = surrogate.predict_graphs(graphs).column("formation_energy")
+    pred_r = surrogate.predict(relaxed, [records[i].id for i in sub])
+    mu_r, sigma_r = pred_r.column("formation_energy")
     e_relaxed = np.array([r.energy_per_atom if r.ok else np.nan for r in results])
     sub_comps = [comps[i] for i in sub]
     mu_cr = correction.formation_energy(sub_comps, e_relaxed)
@@ -186,6 +225,7 @@ def after_relaxation(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n-relax", type=int, default=300)
+    parser.add_argument("--model", choices=common.MODEL_KINDS, default="cgcnn")
     args = parser.parse_args()
     torch.set_num_threads(1)
     ds = common.load_mp2018()
@@ -207,12 +247,9 @@ def main() -> None:
     hull.hull_energies(comps)
     warm = time.perf_counter() - t0
 
-    surrogate = GraphEnsembleSurrogate.load(common.model_dir())
+    surrogate = common.BenchmarkModel(args.model)
     t0 = time.perf_counter()
-    graphs = build_graphs(
-        [r.structure for r in records], [r.id for r in records], surrogate.config.graph
-    )
-    pred = surrogate.predict_graphs(graphs)
+    pred = surrogate.predict([r.structure for r in records], [r.id for r in records])
     predict_s = time.perf_counter() - t0
     mu, sigma = pred.column("formation_energy")
     e_dft = np.array([r.targets["formation_energy"] for r in records])
@@ -298,8 +335,13 @@ def main() -> None:
         ds, test, comps, h, e_dft, mu, sigma, hull, surrogate, args.n_relax
     )
     payload["command"] += f" --n-relax {args.n_relax}"
+    stem = "generation_hull_accuracy"
+    if args.model != "cgcnn":
+        payload["command"] += f" --model {args.model}"
+        stem += f"_{args.model}"
+    payload["model"] = args.model
     payload["n_runs"] = 1
-    path = common.write_json("generation_hull_accuracy.json", payload)
+    path = common.write_json(f"{stem}.json", payload)
     for k, v in payload.items():
         if k not in ("calibration", "calibration_scaled_eval_half", "machine", "after"):
             print(f"{k}: {v}")

@@ -1,7 +1,8 @@
 """Rediscovery: hold out a family's known stable semiconductors, generate, screen, rank.
 
     MATERIALS_AI_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/generation_rediscovery.py \
-        [--family abo3|double_perovskite] [--seeds 0,1,2] [--relax-top 300]
+        [--family abo3|double_perovskite] [--seeds 0,1,2] [--relax-top 300] \
+        [--model cgcnn|chgnet_head] [--error-correlation RHO]
 
 Protocol (families and model: ``generation_common``):
 
@@ -78,6 +79,17 @@ Protocol (families and model: ``generation_common``):
    screened pool, the same count with and without relaxation). Reported per seed, as the
    mean over seeds, and per held-out composition (in how many seeds it was found).
 
+*Surrogate* (``--model``): ``cgcnn`` (default) is the 3-member CGCNN ensemble of
+``generation_common``; ``chgnet_head`` the shipped generated-pool workflows' kind (CHGNet
+0.3.0 features + element fractions, MLP ensemble), trained by ``generation_model.py --kind
+chgnet_head`` on the same pool without either held-out family. It serves every step where
+the model predicts (pre-score, generator calibration, DFT anchors, the relaxed
+structures); results go to ``*_chgnet_head.json``. Its features come from CHGNet, so with
+it both estimates of step 5 share CHGNet's MPtrj pretraining.
+*Error correlation* (``--error-correlation``, default 0): ``rho`` of the combination in
+step 5 (``combine_formation_energies``); ``generation_hull_accuracy.py`` measures it on
+MP-2018 test entries. Results with ``rho > 0`` go to ``*_rho<value>.json``.
+
 Also reported: coverage (held-out compositions present in the screened pool at all), the
 expected fraction for a random ranking, and rankings by stability alone, gap alone and by
 the generator's own score, for comparison. CHGNet was trained on MPtrj, which contains the
@@ -132,9 +144,7 @@ from materials_ai.candidates.relaxed_stability import (
     anchor_polymorphs,
     combine_formation_energies,
 )
-from materials_ai.graphs import build_graphs
 from materials_ai.settings import PROJECT_ROOT
-from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
 
 TOP_FRACTION = 0.05
 TAU = 0.1
@@ -156,7 +166,7 @@ def found_fraction(
 def calibration(
     config: PoolConfig,
     known: KnownMaterials,
-    surrogate: GraphEnsembleSurrogate,
+    surrogate: common.BenchmarkModel,
     dft_min: dict[str, float],
 ) -> dict[str, dict[str, float]]:
     """Per-generator-group offset and spread of ``predicted - DFT`` on known compositions."""
@@ -170,10 +180,9 @@ def calibration(
     for name, members in sorted(groups.items()):
         if len(members) > 800:
             members = [members[i] for i in np.sort(rng.choice(len(members), 800, replace=False))]
-        graphs = build_graphs(
-            [g.structure for g in members], [g.id for g in members], surrogate.config.graph
+        mu, _ = surrogate.predict([g.structure for g in members], [g.id for g in members]).column(
+            "formation_energy"
         )
-        mu, _ = surrogate.predict_graphs(graphs).column("formation_energy")
         resid = mu - np.array([dft_min[g.formula_key] for g in members])
         median = float(np.median(resid))
         out[name] = {
@@ -215,7 +224,7 @@ def pool_config(family: str, seed: int, new_only: bool) -> PoolConfig:
 class Shared:
     """Everything the seeds share: data, hull, known set, model, correction."""
 
-    def __init__(self, family_name: str) -> None:
+    def __init__(self, family_name: str, model_kind: str = "cgcnn") -> None:
         self.ds = common.load_mp2018()
         self.keys = common.keys_of(self.ds)
         comps = [parse_formula_key(k) for k in self.keys]
@@ -240,7 +249,7 @@ class Shared:
             name="mp2018 without held-out",
         )
         self.known = KnownMaterials.from_datasets(spacegroups=0.1).without(formula_keys=self.family)
-        self.surrogate = GraphEnsembleSurrogate.load(common.model_dir())
+        self.surrogate = common.BenchmarkModel(model_kind)
         self.chgnet = common.cached_chgnet_energies()
         heldout_ids = {r.id for r, k in zip(records, self.keys, strict=True) if k in both}
         rows = [r for r in records if r.id in self.chgnet]
@@ -275,10 +284,7 @@ def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespa
     pool_s = time.perf_counter() - t0
     survivors = pool.generated
     t0 = time.perf_counter()
-    graphs = build_graphs(
-        [g.structure for g in survivors], [g.id for g in survivors], surrogate.config.graph
-    )
-    pred = surrogate.predict_graphs(graphs)
+    pred = surrogate.predict([g.structure for g in survivors], [g.id for g in survivors])
     predict_s = time.perf_counter() - t0
     mu_e, sd_e = pred.column("formation_energy")
     mu_g, sd_g = pred.column("band_gap")
@@ -316,12 +322,8 @@ def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespa
     gs_records = [shared.ds.records[gs_index[k]] for k in anchor_keys]
     gs_pred = np.zeros(0)
     if gs_records:
-        gs_pred, _ = surrogate.predict_graphs(
-            build_graphs(
-                [r.structure for r in gs_records],
-                [r.id for r in gs_records],
-                surrogate.config.graph,
-            )
+        gs_pred, _ = surrogate.predict(
+            [r.structure for r in gs_records], [r.id for r in gs_records]
         ).column("formation_energy")
     shift = {k: shared.dft_min[k] - p for k, p in zip(anchor_keys, gs_pred, strict=True)}
     shift_arr = np.array([shift.get(k, 0.0) for k in pool_keys])
@@ -350,7 +352,12 @@ def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespa
     relax_info: dict[str, Any] = {}
     if args.relax_top > 0:
         relax_rankings, relax_info = relaxed_rankings(
-            shared, survivors, pool_keys, rankings["calibrated_p_stable_x_p_gap"], args.relax_top
+            shared,
+            survivors,
+            pool_keys,
+            rankings["calibrated_p_stable_x_p_gap"],
+            args.relax_top,
+            args.error_correlation,
         )
         rankings.update(relax_rankings)
     results = {}
@@ -423,8 +430,12 @@ def relaxed_rankings(
     pool_keys: list[str],
     prescore: np.ndarray,
     k: int,
+    correlation: float,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Relax the pre-score's top ``k``, deduplicate, rescore; orders over the pool."""
+    """Relax the pre-score's top ``k``, deduplicate, rescore; orders over the pool.
+
+    ``correlation`` is the CHGNet / surrogate error correlation of the combination.
+    """
     surrogate, hull, correction = shared.surrogate, shared.hull, shared.correction
     top = [int(i) for i in prescore[:k]]
     rest = [int(i) for i in prescore[k:]]
@@ -438,9 +449,7 @@ def relaxed_rankings(
     kept = [ok[j] for j in outcome.keep]
     idx = [i for i, _ in kept]
     structures = [r.structure for _, r in kept]
-    pred = surrogate.predict_graphs(
-        build_graphs(structures, [survivors[i].id for i in idx], surrogate.config.graph)
-    )
+    pred = surrogate.predict(structures, [survivors[i].id for i in idx])
     mu_s, sd_s = pred.column("formation_energy")
     mu_g, sd_g = pred.column("band_gap")
     comps = [parse_formula_key(pool_keys[i]) for i in idx]
@@ -457,10 +466,8 @@ def relaxed_rankings(
     gs_list = [r for r in gs_ids if r is not None]
     gs_mu_s = np.zeros(0)
     if gs_list:
-        gs_mu_s, _ = surrogate.predict_graphs(
-            build_graphs(
-                [r.structure for r in gs_list], [r.id for r in gs_list], surrogate.config.graph
-            )
+        gs_mu_s, _ = surrogate.predict(
+            [r.structure for r in gs_list], [r.id for r in gs_list]
         ).column("formation_energy")
     mu_s_anch, mu_c_anch = mu_s.copy(), mu_c.copy()
     j = 0
@@ -473,10 +480,14 @@ def relaxed_rankings(
         mu_c_anch[m] = dft + energies[m] - e_gs if np.isfinite(e_gs) else mu_c[m]
         j += 1
     variants = {
-        "relaxed_combined": combine_formation_energies(mu_s, sd_s, mu_c, sd_c),
+        "relaxed_combined": combine_formation_energies(
+            mu_s, sd_s, mu_c, sd_c, correlation=correlation
+        ),
         "relaxed_chgnet_only": combine_formation_energies(mu_s, sd_s, mu_c, sd_c, "chgnet"),
         "relaxed_surrogate_only": combine_formation_energies(mu_s, sd_s, mu_c, sd_c, "surrogate"),
-        "relaxed_combined_anchored": combine_formation_energies(mu_s_anch, sd_s, mu_c_anch, sd_c),
+        "relaxed_combined_anchored": combine_formation_energies(
+            mu_s_anch, sd_s, mu_c_anch, sd_c, correlation=correlation
+        ),
     }
     keys = [pool_keys[i] for i in idx]
     variants["relaxed_chgnet_only_anchored"] = combine_formation_energies(
@@ -582,12 +593,24 @@ def main() -> None:
     parser.add_argument("--relax-top", type=int, default=300)
     parser.add_argument("--new-compositions-only", action="store_true")
     parser.add_argument("--dump", default=None, help="CSV of the relaxed candidates (last seed)")
+    parser.add_argument(
+        "--model",
+        choices=common.MODEL_KINDS,
+        default="cgcnn",
+        help="the surrogate (generation_common.BenchmarkModel)",
+    )
+    parser.add_argument(
+        "--error-correlation",
+        type=float,
+        default=0.0,
+        help="CHGNet / surrogate error correlation of the combination",
+    )
     args = parser.parse_args()
     global DUMP
     DUMP = args.dump
     torch.set_num_threads(1)
     start = time.perf_counter()
-    shared = Shared(args.family)
+    shared = Shared(args.family, args.model)
     seeds = [int(x) for x in args.seeds.split(",")]
     runs = []
     for seed in seeds:
@@ -624,6 +647,10 @@ def main() -> None:
         "python benchmarks/generation_rediscovery.py "
         f"--family {args.family} --seeds {args.seeds} --relax-top {args.relax_top}"
     )
+    if args.model != "cgcnn":
+        command += f" --model {args.model}"
+    if args.error_correlation:
+        command += f" --error-correlation {args.error_correlation}"
     if args.new_compositions_only:
         command += " --new-compositions-only"
     payload = {
@@ -631,6 +658,8 @@ def main() -> None:
         "machine": common.machine(),
         "n_runs": len(seeds),
         "family": args.family,
+        "model": args.model,
+        "error_correlation": args.error_correlation,
         "n_heldout": len(shared.family),
         "energy_correction": {
             "split": shared.correction.split,
@@ -649,6 +678,10 @@ def main() -> None:
     stem = "generation_rediscovery" + ("" if args.family == "abo3" else "_double_perovskites")
     if args.new_compositions_only:
         stem += "_new_compositions"
+    if args.model != "cgcnn":
+        stem += f"_{args.model}"
+    if args.error_correlation:
+        stem += f"_rho{args.error_correlation:g}"
     path = common.write_json(f"{stem}.json", payload)
     for name, v in summary.items():
         print(f"{name}: mean {v['mean_found_fraction']:.3f} per seed {v['per_seed']}")

@@ -12,6 +12,7 @@ from materials_ai.candidates.relaxed_stability import (
     relaxed_formation_energies,
     rescale_samples,
 )
+from materials_ai.errors import CandidateError
 
 
 def test_inverse_variance_combination_and_fallbacks() -> None:
@@ -32,6 +33,28 @@ def test_inverse_variance_combination_and_fallbacks() -> None:
         np.array([-1.0]), np.array([0.1]), np.array([-1.2]), np.array([0.05]), "chgnet"
     )
     assert (only.mean[0], only.std[0], only.source) == (-1.2, 0.05, ["chgnet"])
+
+
+def test_correlated_errors_move_weight_to_the_precise_estimate() -> None:
+    mu_s, sd_s, mu_c, sd_c = np.array([-1.0]), np.array([0.1]), np.array([-1.2]), np.array([0.05])
+    plain = combine_formation_energies(mu_s, sd_s, mu_c, sd_c, correlation=0.0)
+    rho = combine_formation_energies(mu_s, sd_s, mu_c, sd_c, correlation=0.3)
+    # BLUE: w_c = (s^2 - rho s c) / (s^2 + c^2 - 2 rho s c) = 0.0085 / 0.0095
+    w_c = 0.0085 / 0.0095
+    assert rho.mean[0] == pytest.approx(w_c * -1.2 + (1 - w_c) * -1.0)
+    assert rho.mean[0] < plain.mean[0] < -1.0
+    # the variance of the weighted sum, checked against correlated draws
+    rng = np.random.default_rng(0)
+    cov = [[0.1**2, 0.3 * 0.1 * 0.05], [0.3 * 0.1 * 0.05, 0.05**2]]
+    err = rng.multivariate_normal([0.0, 0.0], cov, size=200_000)
+    scatter = (1 - w_c) * (-1.0 - rho.mean[0]) ** 2 + w_c * (-1.2 - rho.mean[0]) ** 2
+    empirical = np.var((1 - w_c) * err[:, 0] + w_c * err[:, 1])
+    assert rho.std[0] ** 2 - scatter == pytest.approx(empirical, rel=0.02)
+    # rho above c / s would extrapolate past CHGNet: the weight is clipped at 1
+    high = combine_formation_energies(mu_s, sd_s, mu_c, sd_c, correlation=0.9)
+    assert (high.mean[0], high.std[0]) == pytest.approx((-1.2, 0.05))
+    with pytest.raises(CandidateError, match="correlation"):
+        combine_formation_energies(mu_s, sd_s, mu_c, sd_c, correlation=1.0)
 
 
 def test_rescaled_samples_carry_the_combined_mean_and_spread() -> None:
