@@ -52,7 +52,12 @@ Protocol (families and model: ``generation_common``):
    scored again: the model on the relaxed structure (formation energy, gap) and the
    corrected CHGNet energy (per-element references refitted on the MP-2018 training
    split minus both held-out families), combined by inverse variance with the scatter
-   term (``materials_ai.candidates.relaxed_stability``, the generative workflow's rule),
+   term (``materials_ai.candidates.relaxed_stability``, the generative workflow's rule;
+   the rule weighs two sigmas of one level, 68.27 % of errors within one sigma, which
+   CHGNet's has: the model's formation-energy std is multiplied by the ``std_scale_fitted``
+   that ``generation_hull_accuracy.py`` fits for that model on half the MP-2018 test
+   entries, about 1.1 for the CGCNN and 0.6 for the CHGNet-feature head, whose own
+   factor targets 90 % coverage; ``--std-scale 1`` leaves the std as the model gives it),
    placed on the same hull and ranked by ``P(E_hull <= 0.1) x P(gap >= 0.5)``. The
    relaxed candidates come first in that order; the candidates not relaxed follow in
    their pre-score order (a funnel). The former headline (``relaxed_combined_polymorphs``, the
@@ -101,6 +106,7 @@ from everything else).
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -358,6 +364,7 @@ def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespa
             rankings["calibrated_p_stable_x_p_gap"],
             args.relax_top,
             args.error_correlation,
+            args.std_scale,
         )
         rankings.update(relax_rankings)
     results = {}
@@ -431,10 +438,12 @@ def relaxed_rankings(
     prescore: np.ndarray,
     k: int,
     correlation: float,
+    std_scale: float,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Relax the pre-score's top ``k``, deduplicate, rescore; orders over the pool.
 
-    ``correlation`` is the CHGNet / surrogate error correlation of the combination.
+    ``correlation`` is the CHGNet / surrogate error correlation of the combination;
+    ``std_scale`` multiplies the surrogate's formation-energy std on the relaxed structures.
     """
     surrogate, hull, correction = shared.surrogate, shared.hull, shared.correction
     top = [int(i) for i in prescore[:k]]
@@ -451,6 +460,7 @@ def relaxed_rankings(
     structures = [r.structure for _, r in kept]
     pred = surrogate.predict(structures, [survivors[i].id for i in idx])
     mu_s, sd_s = pred.column("formation_energy")
+    sd_s = sd_s * std_scale  # one-sigma level of CHGNet's sigma (module docstring)
     mu_g, sd_g = pred.column("band_gap")
     comps = [parse_formula_key(pool_keys[i]) for i in idx]
     energies = np.array([r.energy_per_atom for _, r in kept])
@@ -576,6 +586,17 @@ def relaxed_rankings(
 DUMP: str | None = None
 
 
+def one_sigma_scale(model: str, option: str) -> float:
+    """The factor on the surrogate's formation-energy std (module docstring, step 5)."""
+    if option != "auto":
+        return float(option)
+    stem = "generation_hull_accuracy" + ("" if model == "cgcnn" else f"_{model}")
+    path = common.RESULTS / f"{stem}.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run generation_hull_accuracy.py --model {model}")
+    return float(json.loads(path.read_text())["std_scale_fitted"])
+
+
 def known_hull_distances(shared: Shared, keys: list[str], hull_energy: np.ndarray) -> np.ndarray:
     """`n` hull distances of each composition's lowest known DFT entry (NaN: not known)."""
     return np.array(
@@ -600,12 +621,20 @@ def main() -> None:
         help="the surrogate (generation_common.BenchmarkModel)",
     )
     parser.add_argument(
+        "--std-scale",
+        default="auto",
+        help="factor on the surrogate's formation-energy std in the relaxed combination; "
+        "auto: std_scale_fitted of the model's generation_hull_accuracy JSON",
+    )
+    parser.add_argument(
         "--error-correlation",
         type=float,
         default=0.0,
         help="CHGNet / surrogate error correlation of the combination",
     )
     args = parser.parse_args()
+    std_scale_option = args.std_scale
+    args.std_scale = one_sigma_scale(args.model, args.std_scale)
     global DUMP
     DUMP = args.dump
     torch.set_num_threads(1)
@@ -651,6 +680,8 @@ def main() -> None:
         command += f" --model {args.model}"
     if args.error_correlation:
         command += f" --error-correlation {args.error_correlation}"
+    if std_scale_option != "auto":
+        command += f" --std-scale {std_scale_option}"
     if args.new_compositions_only:
         command += " --new-compositions-only"
     payload = {
@@ -660,6 +691,7 @@ def main() -> None:
         "family": args.family,
         "model": args.model,
         "error_correlation": args.error_correlation,
+        "surrogate_std_scale": args.std_scale,
         "n_heldout": len(shared.family),
         "energy_correction": {
             "split": shared.correction.split,
@@ -682,6 +714,8 @@ def main() -> None:
         stem += f"_{args.model}"
     if args.error_correlation:
         stem += f"_rho{args.error_correlation:g}"
+    if std_scale_option != "auto":
+        stem += f"_std{std_scale_option}"
     path = common.write_json(f"{stem}.json", payload)
     for name, v in summary.items():
         print(f"{name}: mean {v['mean_found_fraction']:.3f} per seed {v['per_seed']}")
