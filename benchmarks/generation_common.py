@@ -36,9 +36,16 @@ from typing import Any
 import numpy as np
 
 from materials_ai import settings
-from materials_ai.candidates import HullReference
+from materials_ai.candidates import (
+    HullReference,
+    KnownMaterials,
+    PoolConfig,
+    PrototypeGeneratorConfig,
+    SubstitutionGeneratorConfig,
+    build_generators,
+)
 from materials_ai.candidates.chemistry import balanced_assignments, formula_key, shannon_radius
-from materials_ai.candidates.config import ElementPolicyConfig
+from materials_ai.candidates.config import DEFAULT_CATIONS, ElementPolicyConfig
 from materials_ai.candidates.known import parse_formula_key
 from materials_ai.candidates.screens import ElementPolicyScreen
 from materials_ai.data import MaterialsDataset, load_dataset
@@ -328,6 +335,65 @@ def relax_with_cache(
     seconds = time.perf_counter() - t0
     stats = {"n_cached": len(ids) - len(todo), "n_relaxed": len(todo), "seconds": seconds}
     return [results[i] for i in range(len(ids))], stats
+
+
+def generator_calibration(
+    config: PoolConfig,
+    known: KnownMaterials,
+    surrogate: BenchmarkModel,
+    dft_min: dict[str, float],
+) -> dict[str, dict[str, float]]:
+    """Per-generator-group offset and spread of ``predicted - DFT`` on known compositions
+    (``generation_rediscovery.py``, step 4: the "calibrated" pre-score)."""
+    groups: dict[str, list] = {}
+    for i, gen in enumerate(build_generators(config, known)):
+        for g in gen.generate(seed=config.seed + i):
+            if g.formula_key in dft_min:
+                groups.setdefault(g.prototype, []).append(g)
+    out: dict[str, dict[str, float]] = {}
+    rng = np.random.default_rng(SEED)
+    for name, members in sorted(groups.items()):
+        if len(members) > 800:
+            members = [members[i] for i in np.sort(rng.choice(len(members), 800, replace=False))]
+        mu, _ = surrogate.predict([g.structure for g in members], [g.id for g in members]).column(
+            "formation_energy"
+        )
+        resid = mu - np.array([dft_min[g.formula_key] for g in members])
+        median = float(np.median(resid))
+        out[name] = {
+            "n": len(members),
+            "offset_ev_per_atom": median,
+            "spread_ev_per_atom": float(1.4826 * np.median(np.abs(resid - median))),
+        }
+    return out
+
+
+def rediscovery_pool_config(family: str, seed: int, new_only: bool) -> PoolConfig:
+    """The family-targeted generators of ``generation_rediscovery.py`` (its step 2)."""
+    if family == "abo3":
+        prototypes, anonymous = ["perovskite_cubic", "perovskite_tilted"], "ABC3"
+    else:
+        prototypes, anonymous = ["double_perovskite"], "ABC2D6"
+    return PoolConfig(
+        seed=seed,
+        exclude_known_formulas=new_only,
+        generators=[
+            PrototypeGeneratorConfig(prototypes=prototypes, anions=["O"]),
+            SubstitutionGeneratorConfig.model_validate(
+                {
+                    "parents": {
+                        "datasets": ["mp2018"],
+                        "anonymous_formulas": [anonymous],
+                        "required_elements": ["O"],
+                        "max_sites": 20,
+                        "max_parents": 300,
+                    },
+                    "max_per_parent": 30,
+                    "allowed_elements": [*DEFAULT_CATIONS, "O"],
+                }
+            ),
+        ],
+    )
 
 
 def write_json(name: str, payload: dict[str, Any]) -> Path:
