@@ -427,18 +427,21 @@ def main() -> None:
             "found_in_seeds": found,
             "rank_percentile_per_seed": [r["per_composition_rank_percentile"][f] for r in runs],
         }
+    # (command-line flag, results-file suffix) of each option away from its default
+    options = [
+        (" --new-compositions-only", "_new_compositions", args.new_compositions_only),
+        (f" --model {args.model}", f"_{args.model}", args.model != "cgcnn"),
+        (
+            f" --error-correlation {args.error_correlation}",
+            f"_rho{args.error_correlation:g}",
+            bool(args.error_correlation),
+        ),
+        (f" --std-scale {std_scale_option}", f"_std{std_scale_option}", std_scale_option != "auto"),
+    ]
     command = (
         "python benchmarks/generation_rediscovery.py "
         f"--family {args.family} --seeds {args.seeds} --relax-top {args.relax_top}"
-    )
-    if args.model != "cgcnn":
-        command += f" --model {args.model}"
-    if args.error_correlation:
-        command += f" --error-correlation {args.error_correlation}"
-    if std_scale_option != "auto":
-        command += f" --std-scale {std_scale_option}"
-    if args.new_compositions_only:
-        command += " --new-compositions-only"
+    ) + "".join(flag for flag, _, used in options if used)
     payload = {
         "command": command,
         "machine": common.machine(),
@@ -463,14 +466,7 @@ def main() -> None:
         "total_seconds": time.perf_counter() - start,
     }
     stem = "generation_rediscovery" + ("" if args.family == "abo3" else "_double_perovskites")
-    if args.new_compositions_only:
-        stem += "_new_compositions"
-    if args.model != "cgcnn":
-        stem += f"_{args.model}"
-    if args.error_correlation:
-        stem += f"_rho{args.error_correlation:g}"
-    if std_scale_option != "auto":
-        stem += f"_std{std_scale_option}"
+    stem += "".join(suffix for _, suffix, used in options if used)
     path = common.write_json(f"{stem}.json", payload)
     for name, v in summary.items():
         print(f"{name}: mean {v['mean_found_fraction']:.3f} per seed {v['per_seed']}")
