@@ -390,6 +390,8 @@ def main() -> None:
         help="CHGNet / surrogate error correlation of the combination",
     )
     args = parser.parse_args()
+    if not 0.0 <= args.error_correlation < 1.0:
+        parser.error(f"--error-correlation must lie in [0, 1); got {args.error_correlation}")
     std_scale_option = args.std_scale
     args.std_scale = one_sigma_scale(args.model, args.std_scale)
     torch.set_num_threads(1)

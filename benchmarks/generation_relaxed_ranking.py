@@ -191,7 +191,13 @@ def relaxed_rankings(
 def one_sigma_scale(model: str, option: str) -> float:
     """The factor on the surrogate's formation-energy std (rediscovery protocol, step 5)."""
     if option != "auto":
-        return float(option)
+        try:
+            value = float(option)
+        except ValueError:
+            value = float("nan")
+        if not value > 0:
+            raise SystemExit(f"--std-scale must be 'auto' or a positive number; got {option!r}")
+        return value
     stem = "generation_hull_accuracy" + ("" if model == "cgcnn" else f"_{model}")
     path = common.RESULTS / f"{stem}.json"
     if not path.exists():

@@ -25,9 +25,8 @@ less error. The clip keeps ``mu`` between the two (no extrapolation when
 ``rho > c / s``). The ensemble spread is often over-confident, so the weighted scatter of
 the two estimates about the mean is added, ``sigma^2 = v + w_c (mu_c - mu)^2 +
 w_s (mu_s - mu)^2``, so that disagreement between CHGNet and the surrogate widens the
-band. Where CHGNet has
-no value (failed or skipped relaxation, an element without a reference) the surrogate
-alone is used; ``surrogate`` and ``chgnet`` use one estimate only.
+band. Where CHGNet has no value (failed or skipped relaxation, an element without a
+reference) the surrogate alone is used; ``surrogate`` and ``chgnet`` use one estimate only.
 
 **Polymorphs in the pool** (:func:`anchor_polymorphs`): candidates of one composition are
 polymorphs competing with each other, and only the lowest in energy can lie on the hull.
