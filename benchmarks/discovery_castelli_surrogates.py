@@ -11,7 +11,10 @@ every ``LABEL=FOLDER`` given (``FOLDER/<strategy>/seed_N/``) and writes, per sur
 and strategy, each seed's calls to find 10 and all 19 of the 19 targets (``None``: not
 within the run's calls) and the medians under the keys ``calls_to_10_of_19`` and
 ``calls_to_19_of_19``. Figures of earlier sessions' runs (whose folders are gone) are
-carried over from their results files with ``--previous``. Usage::
+carried over from their results files: with ``--previous`` from ``discovery_castelli_gp.py``'s,
+and with ``--carry LABEL=RESULTS.json`` the per-run records of this script's own file (a run
+folder of the same strategy and seed with at least as many calls replaces a carried run).
+Usage::
 
     .venv/bin/python benchmarks/discovery_castelli_surrogates.py \\
         chgnet_gp=runs/bench_chgnet_gp_constrained chgnet_gp=runs/bench_chgnet_gp_thompson \\
@@ -56,7 +59,7 @@ def _run(run_dir: Path) -> dict[str, Any]:
     state = load_state(run_dir)
     curve = discovery_curve(run_dir, config)
     seconds = sum(v for m in state.metrics for k, v in m.items() if k.startswith("seconds_"))
-    train = [m.get("seconds_train") for m in state.metrics if m.get("seconds_train")]
+    train = [float(m["seconds_train"]) for m in state.metrics if m.get("seconds_train")]
     return {
         "strategy": config.acquisition.strategy,
         "seed": config.seed,
@@ -67,7 +70,7 @@ def _run(run_dir: Path) -> dict[str, Any]:
         "calls_to_10_of_19": _first(curve, 10),
         "calls_to_19_of_19": _first(curve, TARGETS),
         "compute_seconds": round(seconds, 1),
-        "last_train_seconds": round(float(train[-1]), 1) if train else None,
+        "last_train_seconds": round(train[-1], 1) if train else None,
         "curve": curve,
     }
 
@@ -121,10 +124,32 @@ def _previous(path: Path) -> dict[str, Any]:
     return out
 
 
+def _carried(path: Path, label: str) -> list[dict[str, Any]]:
+    """The per-run records under ``label`` in an earlier results file of this script."""
+    data = json.loads(path.read_text())
+    runs = data.get("runs", {}).get(label)
+    if not runs:
+        raise SystemExit(f"{path}: no runs under the label {label!r} (has {sorted(data['runs'])})")
+    return [{**r, "carried_from": str(path)} for r in runs]
+
+
+def _merge(fresh: list[dict[str, Any]], carried: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fresh runs plus carried ones; of two runs of one strategy and seed, the longer wins."""
+    best: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in [*carried, *fresh]:
+        key = (r["strategy"], r["seed"])
+        if key not in best or r["oracle_calls"] >= best[key]["oracle_calls"]:
+            best[key] = r
+    return [best[k] for k in sorted(best)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="LABEL=FOLDER (a benchmark replay --out)")
     parser.add_argument("--previous", action="append", default=[], help="LABEL=RESULTS.json")
+    parser.add_argument(
+        "--carry", action="append", default=[], help="LABEL=RESULTS.json of this script"
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--transfer-head",
@@ -143,6 +168,9 @@ def main() -> None:
         for run_dir in sorted(Path(folder).glob("*/seed_*")):
             if (run_dir / "state.json").exists():
                 by_label.setdefault(label, []).append(_run(run_dir))
+    for item in args.carry:
+        label, _, path = item.partition("=")
+        by_label[label] = _merge(by_label.get(label, []), _carried(Path(path), label))
     summary: dict[str, Any] = {}
     for label, runs in by_label.items():
         summary[label] = {

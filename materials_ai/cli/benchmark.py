@@ -25,7 +25,13 @@ def benchmark_replay(
             help="Comma-separated: random,greedy,qucb,qlogei,thompson,constrained,qnehvi."
         ),
     ] = "random,qucb",
-    seeds: Annotated[int, typer.Option(help="Seeds per strategy (0 .. N-1).")] = 5,
+    seeds: Annotated[int, typer.Option(help="Seeds per strategy (first .. first+N-1).")] = 5,
+    first_seed: Annotated[
+        int,
+        typer.Option(
+            min=0, help="First seed: continue a benchmark with more seeds in another folder."
+        ),
+    ] = 0,
     budget: Annotated[int, typer.Option(help="Oracle calls per run.")] = 1000,
     out: Annotated[Path, typer.Option(help="Folder for runs and results.")] = Path(
         "runs/benchmark"
@@ -59,7 +65,7 @@ def benchmark_replay(
             result = replay_benchmark(
                 config,
                 [s.strip() for s in strategies.split(",") if s.strip()],
-                list(range(seeds)),
+                list(range(first_seed, first_seed + seeds)),
                 out,
                 budget=budget,
                 executor=executor,

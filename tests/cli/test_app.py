@@ -91,6 +91,17 @@ def test_run_with_iteration_override(tiny_registry: TinyDataset, tmp_path: Path)
     assert "oracle calls:    10" in result.output
 
 
+def test_benchmark_replay_first_seed(tiny_registry: TinyDataset, tmp_path: Path) -> None:
+    workflow = _write_workflow(tmp_path / "wf.yaml")
+    out = tmp_path / "bench"
+    args = ["benchmark", "replay", str(workflow), "--strategies", "random", "--budget", "12"]
+    result = runner.invoke(app, [*args, "--seeds", "2", "--first-seed", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "random").glob("seed_*")) == ["seed_3", "seed_4"]
+    negative = runner.invoke(app, [*args, "--first-seed", "-1", "--out", str(out)])
+    assert negative.exit_code == 2
+
+
 def test_unknown_workflow_key_is_a_clear_error(tmp_path: Path) -> None:
     data = tiny_workflow().model_dump(mode="json")
     data["acquisition"]["stratgy"] = "qucb"
