@@ -1,4 +1,4 @@
-"""Tests of :mod:`materials_ai.compute`: serial and Dask executors, configs, job scripts."""
+"""Tests of :mod:`materials_ai.compute`: serial and Dask executors, ``imap_unordered``, faults."""
 
 from __future__ import annotations
 
@@ -6,10 +6,7 @@ import logging
 import math
 import os
 import re
-import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,17 +15,14 @@ from pathlib import Path
 import pytest
 
 from materials_ai.compute import (
-    COMPUTE_CONFIG_DIR,
     WORKER_MALLOC_ENV,
     ComputeConfig,
     DaskExecutor,
     Executor,
     SerialExecutor,
-    load_compute_config,
     make_executor,
-    make_jobqueue_cluster,
 )
-from materials_ai.errors import ConfigError, MaterialsAIError
+from materials_ai.errors import MaterialsAIError
 
 
 class TaskFailedError(RuntimeError):
@@ -209,177 +203,6 @@ def test_scatter_on_adaptive_cluster_with_no_worker_yet(
         assert executor.map(scaled_sum, [(ref, i) for i in range(3)]) == [0.0, 2.0, 4.0]
     assert cluster.status.name == "closed"
     assert "travels as a task" in caplog.text
-
-
-@pytest.mark.skipif(shutil.which("sbatch") is not None, reason="sbatch is installed here")
-def test_slurm_executor_needs_sbatch() -> None:
-    config = load_compute_config(COMPUTE_CONFIG_DIR / "slurm.yaml")
-    with pytest.raises(MaterialsAIError, match=r"'sbatch' on PATH"):
-        make_executor(config)
-
-
-# --------------------------------------------------------------------------------- configs
-
-
-@pytest.mark.parametrize("name", ["serial", "local", "remote", "slurm", "pbs"])
-def test_shipped_configs_load(name: str) -> None:
-    config = load_compute_config(COMPUTE_CONFIG_DIR / f"{name}.yaml")
-    assert config.kind == name
-
-
-def test_shipped_local_config_is_two_single_thread_processes() -> None:
-    config = load_compute_config(COMPUTE_CONFIG_DIR / "local.yaml")
-    assert (config.n_workers, config.threads_per_worker, config.processes) == (2, 1, True)
-
-
-def test_unknown_key_is_a_config_error_naming_file_and_key(tmp_path: Path) -> None:
-    path = tmp_path / "compute.yaml"
-    path.write_text("kind: local\nn_wokers: 4\n", encoding="utf-8")
-    with pytest.raises(ConfigError) as info:
-        load_compute_config(path)
-    message = str(info.value)
-    assert str(path) in message
-    assert "'n_wokers'" in message
-    assert "did you mean 'n_workers'" in message
-
-
-def test_unknown_nested_key_is_named_with_its_path(tmp_path: Path) -> None:
-    path = tmp_path / "slurm.yaml"
-    path.write_text("kind: slurm\njobqueue:\n  cores: 4\n  walltim: '01:00:00'\n")
-    with pytest.raises(ConfigError, match=r"unknown key 'jobqueue\.walltim'"):
-        load_compute_config(path)
-
-
-@pytest.mark.parametrize(
-    ("text", "pattern"),
-    [
-        ("kind: cloud\n", r"'kind'"),
-        ("kind: remote\n", r"scheduler_address"),
-        ("- local\n", r"must be a mapping"),
-        ("kind: [local\n", r"not valid YAML"),
-        (
-            "kind: slurm\njobqueue:\n  walltime: '00:30:00'\n",
-            r"--lifetime.*shorter than walltime",
-        ),
-        (
-            "kind: pbs\njobqueue:\n  adaptive: {minimum_jobs: 5, maximum_jobs: 2}\n",
-            r"minimum_jobs \(5\) exceeds maximum_jobs \(2\)",
-        ),
-    ],
-)
-def test_invalid_configs_are_config_errors(tmp_path: Path, text: str, pattern: str) -> None:
-    path = tmp_path / "bad.yaml"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(ConfigError, match=pattern):
-        load_compute_config(path)
-
-
-def test_missing_config_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"missing\.yaml"):
-        load_compute_config(tmp_path / "missing.yaml")
-
-
-def test_make_executor_serial() -> None:
-    assert isinstance(make_executor(None), SerialExecutor)
-    assert isinstance(make_executor(ComputeConfig(kind="serial")), SerialExecutor)
-
-
-def test_import_does_not_load_dask() -> None:
-    code = (
-        "import sys, materials_ai.compute\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in "
-        "('dask', 'distributed', 'dask_jobqueue', 'yaml', 'rich')]\n"
-        "print(heavy)"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    ).stdout
-    assert out.strip() == "[]"
-
-
-# ------------------------------------------------------------------------------ job scripts
-
-
-@pytest.fixture
-def no_job_submission(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Make any attempt to submit a batch job fail the test (and record it)."""
-    from dask_jobqueue.core import Job
-
-    submitted: list[str] = []
-
-    async def refuse(self: Job, script_filename: str) -> str:
-        submitted.append(script_filename)
-        raise AssertionError("a job was submitted")
-
-    monkeypatch.setattr(Job, "_submit_job", refuse)
-    return submitted
-
-
-def _loopback_only(config: ComputeConfig) -> ComputeConfig:
-    """The same config with the scheduler on the loopback interface (nothing else listens)."""
-    jobqueue = config.jobqueue.model_copy(update={"interface": "lo"})
-    return config.model_copy(update={"jobqueue": jobqueue})
-
-
-@pytest.mark.parametrize(
-    ("name", "expected_lines"),
-    [
-        (
-            "slurm",
-            [
-                r"#SBATCH --cpus-per-task=1",
-                r"#SBATCH --mem=2G",
-                r"#SBATCH -t 01:00:00",
-                r"#SBATCH -J materials-ai-worker",
-            ],
-        ),
-        (
-            "pbs",
-            [
-                r"#PBS -l select=1:ncpus=8:mem=16GB",
-                r"#PBS -l walltime=02:00:00",
-                r"#PBS -N materials-ai-worker",
-            ],
-        ),
-    ],
-)
-def test_job_script_renders_from_shipped_config_without_submitting(
-    name: str, expected_lines: list[str], no_job_submission: list[str]
-) -> None:
-    config = _loopback_only(load_compute_config(COMPUTE_CONFIG_DIR / f"{name}.yaml"))
-    cluster = make_jobqueue_cluster(config)
-    try:
-        script = cluster.job_script()
-        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:")
-        assert len(cluster.workers) == 0 and len(cluster.worker_spec) == 0
-    finally:
-        cluster.close()
-    lines = script.splitlines()
-    for expected in expected_lines:
-        assert expected in lines, f"{expected!r} missing from:\n{script}"
-    worker_line = next(line for line in lines if "distributed.cli.dask_worker" in line)
-    jq = config.jobqueue
-    if jq.processes > 1:  # one process per job needs no --nworkers
-        assert f"--nworkers {jq.processes}" in worker_line
-    assert f"--nthreads {jq.cores // jq.processes}" in worker_line
-    assert " ".join(jq.worker_extra_args) in worker_line
-    for prologue_line in jq.job_script_prologue:
-        assert prologue_line in lines
-    assert f"--local-directory {jq.local_directory}" in worker_line
-    assert no_job_submission == []
-    # The worker nanny's malloc settings travel as a dask config variable.
-    [export] = [line for line in lines if "PRE_SPAWN_ENVIRON" in line]
-    code = (
-        "import dask, distributed; "
-        "print(dask.config.get('distributed.nanny.pre-spawn-environ')['MALLOC_MMAP_THRESHOLD_'])"
-    )
-    out = subprocess.run(
-        ["bash", "-c", f'{export}; {sys.executable} -c "{code}"'],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    assert out.strip() == str(WORKER_MALLOC_ENV["MALLOC_MMAP_THRESHOLD_"])
 
 
 # --------------------------------------------------------------------------- imap_unordered
