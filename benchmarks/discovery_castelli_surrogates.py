@@ -90,6 +90,8 @@ def _summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
         else None,
         "calls_to_19_of_19_per_seed": [r["calls_to_19_of_19"] for r in runs],
         "found_at_300_per_seed": [r["found_at_300"] for r in runs],
+        "found_at_end_per_seed": [r["curve"][-1] if r["curve"] else 0 for r in runs],
+        "oracle_calls_per_seed": [r["oracle_calls"] for r in runs],
         "median_compute_seconds": float(np.median([r["compute_seconds"] for r in runs]))
         if runs
         else None,
