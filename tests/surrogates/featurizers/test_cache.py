@@ -2,35 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from materials_ai.surrogates.featurizers.cache import feature_cache_key, load_or_compute_features
 from materials_ai.testing.datasets import tiny_structures
-
-
-@dataclass
-class CountingFeaturizer:
-    """Mean atomic number and volume per atom; counts its calls."""
-
-    version: str = "1"
-    name: str = "counting"
-    calls: list[int] = field(default_factory=list)
-
-    def feature_names(self) -> tuple[str, ...]:
-        return ("mean_z", "volume_per_atom")
-
-    def fingerprint(self) -> str:
-        return self.version
-
-    def featurize(self, structures: Sequence[object]) -> np.ndarray:
-        self.calls.append(len(structures))
-        return np.array(
-            [[np.mean([s.specie.Z for s in x]), x.volume / len(x)] for x in structures]  # type: ignore[attr-defined]
-        )
+from materials_ai.testing.extension_fakes import CountingFeaturizer
 
 
 def test_second_call_reads_the_cache(tmp_path: Path) -> None:
