@@ -60,11 +60,16 @@ class BlockTransform:
         std = filled.std(axis=0)
         scale = np.where(std > 0, std, 1.0)
         z = (filled - mean) / scale
-        _, _, vt = np.linalg.svd(z, full_matrices=False)
+        _, singular, vt = np.linalg.svd(z, full_matrices=False)
         k = min(pca, vt.shape[0])
         # A deterministic sign: the largest loading of each axis is positive.
         signs = np.sign(vt[np.arange(k), np.abs(vt[:k]).argmax(axis=1)])
-        return cls(mean=mean, scale=scale, components=vt[:k] * signs[:, None])
+        components = vt[:k] * signs[:, None]
+        # Axes beyond the pool's rank carry only rounding noise, which the unit-cube
+        # scaling would blow up to [0, 1] differently on every CPU: they become constant.
+        tolerance = singular.max(initial=0.0) * max(z.shape) * np.finfo(np.float64).eps
+        components[singular[:k] <= tolerance] = 0.0
+        return cls(mean=mean, scale=scale, components=components)
 
     def apply(self, raw: np.ndarray) -> np.ndarray:
         """`n x d` raw values -> `n x k` (PCA) or the raw values (NaN kept for the cube)."""

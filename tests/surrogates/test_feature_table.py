@@ -57,3 +57,13 @@ def test_pipeline_round_trip_and_unfitted_error() -> None:
     copy = FeaturePipeline(blocks)
     copy.load_arrays(pipeline.to_arrays())
     np.testing.assert_allclose(copy.table(structures[:3], ids[:3]).values, table.values[:3])
+
+
+def test_axes_beyond_the_pools_rank_are_constant() -> None:
+    # 12 structures of 3 compositions: composition features span 2 directions, not 4.
+    structures = tiny_structures(12)
+    ids = [str(i) for i in range(12)]
+    pipeline = FeaturePipeline((FeatureBlockConfig(featurizer="composition", pca=4),))
+    values = pipeline.fit_table(structures, ids, None).values
+    assert np.ptp(values[:, :2], axis=0).min() == pytest.approx(1.0)
+    np.testing.assert_array_equal(values[:, 2:], 0.5)
