@@ -25,12 +25,7 @@ The machine is shared: the load average before and after each step is recorded w
 from __future__ import annotations
 
 import argparse
-import datetime
 import functools
-import json
-import logging
-import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,52 +35,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from materials_ai.settings import PROJECT_ROOT
-
-WORKFLOW = PROJECT_ROOT / "workflows" / "castelli_water_splitting.yaml"
-RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "dask_scaling.json"
-WORK = Path(os.environ.get("MATERIALS_AI_BENCH_DIR", "/tmp/materials-ai-bench"))
-MODEL_DIR = WORK / "surrogate"
-
-
-def _machine() -> dict[str, Any]:
-    import torch
-
-    return {
-        "cpus": os.cpu_count(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "date": datetime.date.today().isoformat(),
-    }
-
-
-def _load() -> float:
-    return round(os.getloadavg()[0], 2)
-
-
-def _record(section: str, data: dict[str, Any]) -> None:
-    """Merge one step's figures into the results file."""
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    results[section] = data
-    RESULTS.write_text(json.dumps(results, indent=2, default=float) + "\n")
-    print(json.dumps({section: data}, indent=2, default=float))
-
-
-def _quiet_dask() -> None:
-    for name in ("distributed", "distributed.nanny", "distributed.scheduler", "distributed.core"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _local(n_workers: int, threads: int = 1) -> Any:
-    from materials_ai.compute import ComputeConfig, make_executor
-
-    config = ComputeConfig(
-        kind="local", n_workers=n_workers, threads_per_worker=threads, memory_limit=None
-    )
-    return make_executor(config, progress=False)
-
+from dask_bench_common import (
+    MODEL_DIR,
+    WORKFLOW,
+    load_average,
+    local_executor,
+    machine,
+    quiet_dask,
+    record,
+    trained_surrogate,
+)
+from dask_scaling_stream import pool_dir, step_make_pool, step_stream
 
 # ------------------------------------------------------------------------------------ model
 
@@ -130,14 +90,6 @@ def step_model(args: argparse.Namespace) -> None:
     print(f"trained in {time.perf_counter() - start:.1f} s; saved to {MODEL_DIR}")
 
 
-def _surrogate() -> Any:
-    from materials_ai.surrogates.ensemble import GraphEnsembleSurrogate
-
-    if not (MODEL_DIR / "surrogate.json").exists():
-        subprocess.run([sys.executable, __file__, "model"], check=True)
-    return GraphEnsembleSurrogate.load(MODEL_DIR)
-
-
 # ------------------------------------------------------------------------------------- pool
 
 
@@ -177,7 +129,7 @@ def _plain_init() -> None:
     torch.set_num_threads(1)
     workflow, dataset = _castelli()
     _PLAIN["graphs"] = _castelli_graphs(workflow, dataset)
-    _PLAIN["weights"] = EnsembleWeights.from_surrogate(_surrogate())
+    _PLAIN["weights"] = EnsembleWeights.from_surrogate(trained_surrogate())
 
 
 def _plain_score(bounds: list[tuple[int, int]]) -> np.ndarray:
@@ -200,14 +152,14 @@ def step_pool(args: argparse.Namespace) -> None:
 
     from materials_ai.surrogates.scoring import score_pool
 
-    _quiet_dask()
-    load_before = _load()
+    quiet_dask()
+    load_before = load_average()
     workflow, dataset = _castelli()
     graphs = _castelli_graphs(workflow, dataset)
     del dataset
-    surrogate = _surrogate()
+    surrogate = trained_surrogate()
     out: dict[str, Any] = {
-        "machine": _machine(),
+        "machine": machine(),
         "pool": len(graphs),
         "members": surrogate.config.n_members,
         "repeats": args.repeats,
@@ -220,7 +172,7 @@ def step_pool(args: argparse.Namespace) -> None:
     startup: dict[int, dict[str, float]] = {}
     for workers in (1, 2):
         start = time.perf_counter()
-        executors[workers] = _local(workers)
+        executors[workers] = local_executor(workers)
         started = time.perf_counter() - start
         first_start = time.perf_counter()
         first = score_pool(surrogate, graphs, executor=executors[workers])
@@ -275,7 +227,7 @@ def step_pool(args: argparse.Namespace) -> None:
                 prediction = fn()
                 runs[name]["seconds"].append(time.perf_counter() - t0)
                 runs[name]["cpu_seconds"].append(_cpu_seconds() - cpu0)
-                runs[name]["loadavg"].append(_load())
+                runs[name]["loadavg"].append(load_average())
                 identical &= bool(
                     np.array_equal(np.asarray(prediction.samples), np.asarray(reference.samples))
                 )
@@ -308,8 +260,8 @@ def step_pool(args: argparse.Namespace) -> None:
         runs["dask_1_worker"]["median_cpu"] / runs["serial_1_thread"]["median_cpu"] - 1.0
     )
     out["graphs_per_second_dask_2_workers"] = len(graphs) / dask2
-    out["load_average_after"] = _load()
-    _record("pool_scoring", out)
+    out["load_average_after"] = load_average()
+    record("pool_scoring", out)
 
 
 # ------------------------------------------------------------------------------------ micro
@@ -331,22 +283,22 @@ def step_micro(args: argparse.Namespace) -> None:
     """Costs that decide how the design scales: payload sizes, per-task and scatter time."""
     from materials_ai.surrogates.scoring import EnsembleWeights
 
-    _quiet_dask()
-    load_before = _load()
-    surrogate = _surrogate()
+    quiet_dask()
+    load_before = load_average()
+    surrogate = trained_surrogate()
     weights = EnsembleWeights.from_surrogate(surrogate)
     workflow, dataset = _castelli()
     graphs = _castelli_graphs(workflow, dataset)
     del dataset
     partition = graphs.select(np.arange(4732))
     out: dict[str, Any] = {
-        "machine": _machine(),
+        "machine": machine(),
         "weights_bytes": _size_of(weights),
         "partition_4732_graphs_bytes": _size_of(partition),
         "pool_18928_graphs_bytes": _size_of(graphs),
         "load_average_before": load_before,
     }
-    with _local(2) as executor:
+    with local_executor(2) as executor:
         executor.map(_noop, list(range(20)))  # warm
         tasks = 2000
         times, _ = _timed(lambda: executor.map(_noop, list(range(tasks))), 3)
@@ -360,8 +312,8 @@ def step_micro(args: argparse.Namespace) -> None:
         times, _ = _timed(lambda: executor.map(_size_of, [partition]), 3)
         out["ship_one_partition_round_trip_seconds"] = times
         del ref
-    out["load_average_after"] = _load()
-    _record("micro", out)
+    out["load_average_after"] = load_average()
+    record("micro", out)
 
 
 def step_all(args: argparse.Namespace) -> None:
@@ -370,8 +322,6 @@ def step_all(args: argparse.Namespace) -> None:
     if not (MODEL_DIR / "surrogate.json").exists():
         subprocess.run([*me, "model"], check=True)
     subprocess.run([*me, "pool", "--repeats", str(args.repeats)], check=True)
-    from dask_scaling_stream import pool_dir
-
     n = str(args.n_stream)
     if not list(pool_dir(args.n_stream).glob("part-*.parquet")):
         subprocess.run([*me, "make-pool", "--n", n], check=True)
@@ -379,8 +329,6 @@ def step_all(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    from dask_scaling_stream import step_make_pool, step_stream
-
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="step", required=True)
     sub.add_parser("model", help=step_model.__doc__)

@@ -9,7 +9,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from dask_scaling import WORK, WORKFLOW, _load, _local, _machine, _quiet_dask, _record, _surrogate
+from dask_bench_common import (
+    WORK,
+    WORKFLOW,
+    load_average,
+    local_executor,
+    machine,
+    quiet_dask,
+    record,
+    trained_surrogate,
+)
 
 
 def pool_dir(n: int) -> Path:
@@ -82,7 +91,7 @@ class _RssSampler:
 
 def _executor(args: argparse.Namespace) -> Any:
     if args.compute is None:
-        return _local(args.workers)
+        return local_executor(args.workers)
     from materials_ai.compute import load_compute_config, make_executor
 
     return make_executor(load_compute_config(args.compute), progress=False)
@@ -94,19 +103,19 @@ def step_stream(args: argparse.Namespace) -> None:
     from materials_ai.campaign.config import load_workflow
     from materials_ai.surrogates.scoring import PosteriorMeanDesirability, stream_score
 
-    _quiet_dask()
+    quiet_dask()
     folder = pool_dir(args.n)
     paths = sorted(folder.glob("part-*.parquet"))
     if not paths:
         raise SystemExit(f"no partitions in {folder}: run `make-pool --n {args.n}` first")
     workflow = load_workflow(WORKFLOW)
     score = PosteriorMeanDesirability(DesirabilityObjective(workflow.objective, workflow.targets))
-    surrogate = _surrogate()
+    surrogate = trained_surrogate()
     checkpoint = WORK / f"stream_{args.n}_checkpoint"
     if not args.resume and checkpoint.exists():
         for f in checkpoint.glob("partition_*.npz"):
             f.unlink()
-    load_before = _load()
+    load_before = load_average()
     done = [0]
 
     def progress(summary: Any) -> None:
@@ -134,10 +143,10 @@ def step_stream(args: argparse.Namespace) -> None:
             )
         wall = time.perf_counter() - start
     scored_now = result.n_candidates * (1 - result.n_resumed / max(1, result.n_partitions))
-    _record(
+    record(
         f"stream_{args.n}",
         {
-            "machine": _machine(),
+            "machine": machine(),
             "candidates": result.n_candidates,
             "scored": result.n_scored,
             "failed": len(result.failed),
@@ -162,6 +171,6 @@ def step_stream(args: argparse.Namespace) -> None:
                 zip(result.target_names, result.mean_stats.mean.tolist(), strict=True)
             ),
             "load_average_before": load_before,
-            "load_average_after": _load(),
+            "load_average_after": load_average(),
         },
     )
