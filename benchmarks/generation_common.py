@@ -81,6 +81,8 @@ MODEL_CONFIG = EnsembleConfig(
 # CHGNet 0.3.0 crystal features + element fractions, 5 MLP members, defaults.
 HEAD_CONFIG = FeatureEnsembleConfig(kind="feature_ensemble", seed=SEED)
 MODEL_KINDS = ("cgcnn", "chgnet_head")
+#: Folds of the relaxed-stage calibration's cross-fitted heads (generation_rediscovery, step 5).
+CROSS_FIT_FOLDS = 5
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -93,6 +95,48 @@ def model_dir() -> Path:
 def head_dir() -> Path:
     """Where the benchmark's CHGNet-feature head is saved."""
     return settings.cache_dir() / "benchmarks" / "generation_chgnet_head"
+
+
+def composition_fold(key: str, n_folds: int) -> int:
+    """The cross-fitting fold of a composition key (a stable hash, the same in every run)."""
+    import hashlib
+
+    return int(hashlib.sha256(key.encode()).hexdigest()[:8], 16) % n_folds
+
+
+def head_fold_dir(fold: int, n_folds: int) -> Path:
+    """Where the head without the compositions of ``fold`` (of ``n_folds``) is saved."""
+    return settings.cache_dir() / "benchmarks" / f"generation_chgnet_head_fold{fold}of{n_folds}"
+
+
+class CrossFittedHeads:
+    """The fold heads of ``generation_model.py --cross-fit-folds``: each composition is
+    predicted by the head that did not train on it."""
+
+    def __init__(self, n_folds: int) -> None:
+        from materials_ai.surrogates.feature_ensemble import FeatureEnsembleSurrogate
+
+        self.n_folds = n_folds
+        missing = [f for f in range(n_folds) if not head_fold_dir(f, n_folds).exists()]
+        if missing:
+            raise SystemExit(
+                f"no fold heads {missing} under {head_fold_dir(0, n_folds).parent}: run "
+                f"generation_model.py --kind chgnet_head --cross-fit-folds {n_folds}"
+            )
+        self._heads = [
+            FeatureEnsembleSurrogate.load(head_fold_dir(f, n_folds)) for f in range(n_folds)
+        ]
+
+    def predict(self, keys: list[str], structures: list[Any]) -> tuple[np.ndarray, np.ndarray]:
+        """`n` formation-energy means and stds (eV/atom), each from its composition's fold."""
+        mean, std = np.zeros(len(keys)), np.zeros(len(keys))
+        folds = np.array([composition_fold(k, self.n_folds) for k in keys])
+        for f, head in enumerate(self._heads):
+            rows = np.flatnonzero(folds == f)
+            if len(rows):
+                m, s = head.predict([structures[i] for i in rows]).column("formation_energy")
+                mean[rows], std[rows] = m, s
+        return mean, std
 
 
 class BenchmarkModel:

@@ -18,6 +18,9 @@ members, the std factor fitted on 10 % of its training rows) on the whole traini
 cache and ``benchmarks/results/generation_chgnet_head.json``. The CHGNet features of
 MP-2018 come from the feature cache (``benchmarks/featurizers.py``); the unsupervised
 feature transform is fitted on every MP-2018 row, as a campaign fits it on its pool.
+``--kind chgnet_head --cross-fit-folds 5`` trains, instead, the five fold heads of the
+rediscovery's relaxed-stage calibration (the same recipe, each without one fold of
+compositions; ``generation_chgnet_head_folds.json``).
 """
 
 from __future__ import annotations
@@ -48,6 +51,13 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--kind", choices=common.MODEL_KINDS, default="cgcnn")
     parser.add_argument(
+        "--cross-fit-folds",
+        type=int,
+        default=0,
+        help="chgnet_head only: instead of the model, train the N fold heads of the "
+        "relaxed-stage calibration (generation_common.composition_fold)",
+    )
+    parser.add_argument(
         "--recalibrate-only",
         action="store_true",
         help="load the saved model and only refit its std scales (no training)",
@@ -74,7 +84,10 @@ def main() -> None:
         and len(ds.records[i].structure) <= common.MAX_SITES
     ]
     if args.kind == "chgnet_head":
-        train_head(ds, keys, ref_idx, family, family2, start)
+        if args.cross_fit_folds:
+            train_fold_heads(ds, keys, ref_idx, family, family2, args.cross_fit_folds, start)
+        else:
+            train_head(ds, keys, ref_idx, family, family2, start)
         return
     rng = np.random.default_rng(common.SEED + 1)
     train_idx = np.sort(rng.choice(pool, size=min(args.n_train, len(pool)), replace=False))
@@ -130,21 +143,65 @@ def main() -> None:
     print(f"val MAE {fit.val_mae}; {fit.seconds:.0f} s fit; wrote {path}")
 
 
-def train_head(
-    ds: Any, keys: list[str], ref_idx: np.ndarray, family: dict, family2: dict, start: float
-) -> None:
-    """Train and save the CHGNet-feature head (module docstring, ``--kind chgnet_head``)."""
+def _fit_head(ds: Any, rows: np.ndarray, folder: Path) -> Any:
+    """Fit :data:`generation_common.HEAD_CONFIG` on MP-2018 ``rows``, save it to ``folder``."""
     from materials_ai.data.registry import get_card
     from materials_ai.surrogates.feature_ensemble import FeatureEnsembleSurrogate
 
-    rows = np.array([int(i) for i in ref_idx if keys[i] not in family and keys[i] not in family2])
     card = get_card("mp2018")
     surrogate = FeatureEnsembleSurrogate(common.HEAD_CONFIG, common.TARGETS, ("eV/atom", "eV"))
     candidates = [r.as_candidate(source=ds.name) for r in ds.records]
     table = surrogate.featurize_pool(candidates, source=f"{card.name}:{card.sha256}")
     y = ds.target_matrix(common.TARGETS)
     fit = surrogate.fit_pool(table.select(rows), y[rows])
-    surrogate.save(common.head_dir())
+    surrogate.save(folder)
+    return fit
+
+
+def train_fold_heads(
+    ds: Any,
+    keys: list[str],
+    ref_idx: np.ndarray,
+    family: dict,
+    family2: dict,
+    n_folds: int,
+    start: float,
+) -> None:
+    """The cross-fitted heads of the relaxed-stage calibration (``generation_rediscovery``
+    step 5): head ``f`` is the shipped head's recipe on the same training pool without the
+    compositions of fold ``f``, so it predicts those compositions as if they were new."""
+    folds = []
+    for fold in range(n_folds):
+        rows = np.array(
+            [
+                int(i)
+                for i in ref_idx
+                if keys[i] not in family
+                and keys[i] not in family2
+                and common.composition_fold(keys[i], n_folds) != fold
+            ]
+        )
+        fit = _fit_head(ds, rows, common.head_fold_dir(fold, n_folds))
+        folds.append({"fold": fold, "n_train": len(rows), "val_mae": fit.val_mae})
+        print(f"fold {fold}: {len(rows)} rows, val MAE {fit.val_mae}", flush=True)
+    payload = {
+        "command": f"python benchmarks/generation_model.py --kind chgnet_head "
+        f"--cross-fit-folds {n_folds}",
+        "machine": common.machine(),
+        "config": common.HEAD_CONFIG.model_dump(mode="json"),
+        "folds": folds,
+        "total_seconds": time.perf_counter() - start,
+    }
+    path = common.write_json("generation_chgnet_head_folds.json", payload)
+    print(f"wrote {path}")
+
+
+def train_head(
+    ds: Any, keys: list[str], ref_idx: np.ndarray, family: dict, family2: dict, start: float
+) -> None:
+    """Train and save the CHGNet-feature head (module docstring, ``--kind chgnet_head``)."""
+    rows = np.array([int(i) for i in ref_idx if keys[i] not in family and keys[i] not in family2])
+    fit = _fit_head(ds, rows, common.head_dir())
     payload = {
         "command": "python benchmarks/generation_model.py --kind chgnet_head",
         "machine": common.machine(),

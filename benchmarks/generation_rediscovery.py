@@ -79,6 +79,25 @@ Protocol (families and model: ``generation_common``):
    any second candidate of a composition. Ablations: ``relaxed_proposals_all_polymorphs``
    (no one-per-composition step), ``relaxed_proposals_chgnet_only`` (CHGNet energies
    alone) and ``calibrated_proposals`` (the same rule on the unrelaxed pre-score).
+   *Relaxed-stage calibration* (``relaxed_proposals_calibrated``, ``--model chgnet_head``
+   only; written 2026-12-05 evening, before any run of it, as the relaxed analogue of
+   step 4's generator calibration): the sigmas above were fitted on DFT-relaxed MP-2018
+   test entries, not on generated candidates relaxed by CHGNet. The calibration set is
+   this pool's relaxed candidates (before deduplication) of known compositions outside
+   both families; for each composition, its lowest-CHGNet-energy candidate gives the
+   residuals of both estimates against the composition's lowest DFT formation energy. The
+   surrogate's residual is *cross-fitted*: the composition is predicted by one of 5 heads
+   of the same recipe, each trained without one fold of compositions
+   (``generation_common.composition_fold``, ``generation_model.py --cross-fit-folds 5``),
+   so that, like a held-out composition, it is new to the model that predicts it (the
+   first draft used only known compositions whose every entry is a test entry; the pools
+   hold 9-10 of them, too few, so it was replaced before running). CHGNet saw these
+   compositions as it saw the held-out ones (MPtrj). The residuals' medians are subtracted
+   from candidates of compositions without a DFT anchor, and the 68.27 % quantiles of the
+   centred absolute residuals set the surrogate's std factor and CHGNet's sigma
+   (``materials_ai.candidates.relaxed_calibration``); the full head then scores the pool
+   as in ``relaxed_proposals`` (DFT anchors, polymorphs by CHGNet differences, proposal
+   rules, ``rho`` of ``--error-correlation``). No held-out material enters the fit.
 6. A held-out composition is rediscovered when a candidate of that composition (any
    prototype) is in the top 5 % of the ranked pool (``ceil(0.05 n)`` with ``n`` the
    screened pool, the same count with and without relaxation). Reported per seed, as the
@@ -205,6 +224,12 @@ class Shared:
             if k not in self.family:
                 e = r.targets["formation_energy"]
                 self.dft_min[k] = min(e, self.dft_min.get(k, e))
+        # step 5's relaxed-stage calibration: known compositions outside both families,
+        # predicted by the fold heads that did not train on them (chgnet_head only)
+        self.calibration_keys = set(self.dft_min) - both
+        self.cross_fit = (
+            common.CrossFittedHeads(common.CROSS_FIT_FOLDS) if model_kind == "chgnet_head" else None
+        )
         self.gs_index: dict[str, int] = {}
         for i, (k, r) in enumerate(zip(self.keys, records, strict=True)):
             if k in self.dft_min and r.targets["formation_energy"] == self.dft_min[k]:

@@ -24,6 +24,10 @@ from materials_ai.candidates import (
 from materials_ai.candidates.dedup import deduplicate_structures
 from materials_ai.candidates.known import parse_formula_key
 from materials_ai.candidates.relax import RelaxConfig
+from materials_ai.candidates.relaxed_calibration import (
+    RelaxedCalibration,
+    fit_relaxed_calibration,
+)
 from materials_ai.candidates.relaxed_stability import (
     anchor_polymorphs,
     combine_formation_energies,
@@ -63,9 +67,9 @@ def relaxed_rankings(
     idx = [i for i, _ in kept]
     structures = [r.structure for _, r in kept]
     pred = surrogate.predict(structures, [survivors[i].id for i in idx])
-    mu_s, sd_s = pred.column("formation_energy")
+    mu_s, sd_raw = pred.column("formation_energy")
     # one sigma at CHGNet's level (generation_rediscovery.py, step 5)
-    sd_s = sd_s * std_scale
+    sd_s = sd_raw * std_scale
     mu_g, sd_g = pred.column("band_gap")
     comps = [parse_formula_key(pool_keys[i]) for i in idx]
     energies = np.array([r.energy_per_atom for _, r in kept])
@@ -94,6 +98,14 @@ def relaxed_rankings(
         e_gs = shared.chgnet.get(r.id, np.nan)
         mu_c_anch[m] = dft + energies[m] - e_gs if np.isfinite(e_gs) else mu_c[m]
         j += 1
+    keys = [pool_keys[i] for i in idx]
+    calibration = None
+    if shared.cross_fit is not None:
+        # both offsets and sigmas fitted on this pool's known compositions (step 5)
+        calibration = fit_calibration(shared, ok, pool_keys)
+        cal_mu_s, cal_sd_s, cal_mu_c, cal_sd_c = calibration.apply(
+            mu_s_anch, sd_raw, mu_c_anch, anchor
+        )
     variants = {
         "relaxed_combined": combine_formation_energies(
             mu_s, sd_s, mu_c, sd_c, correlation=correlation
@@ -104,11 +116,21 @@ def relaxed_rankings(
             mu_s_anch, sd_s, mu_c_anch, sd_c, correlation=correlation
         ),
     }
-    keys = [pool_keys[i] for i in idx]
+    if calibration is not None:
+        variants["relaxed_calibrated_anchored"] = combine_formation_energies(
+            cal_mu_s, cal_sd_s, cal_mu_c, cal_sd_c, correlation=correlation
+        )
     variants["relaxed_chgnet_only_anchored"] = combine_formation_energies(
         mu_s_anch, sd_s, mu_c_anch, sd_c, "chgnet"
     )
-    for name in ("relaxed_combined", "relaxed_combined_anchored", "relaxed_chgnet_only_anchored"):
+    for name in (
+        "relaxed_combined",
+        "relaxed_combined_anchored",
+        "relaxed_chgnet_only_anchored",
+        "relaxed_calibrated_anchored",
+    ):
+        if name not in variants:
+            continue
         base = variants[name]
         mean, std, _ = anchor_polymorphs(keys, base.mean, base.std, energies)
         variants[f"{name}_polymorphs"] = replace(base, mean=mean, std=std)
@@ -146,8 +168,11 @@ def relaxed_rankings(
         "relaxed_proposals": ("relaxed_combined_anchored_polymorphs", True),
         "relaxed_proposals_all_polymorphs": ("relaxed_combined_anchored_polymorphs", False),
         "relaxed_proposals_chgnet_only": ("relaxed_chgnet_only_anchored_polymorphs", True),
+        "relaxed_proposals_calibrated": ("relaxed_calibrated_anchored_polymorphs", True),
     }
     for name, (variant, collapse) in proposals.items():
+        if variant not in variants:
+            continue
         combined = variants[variant]
         e_hull = combined.mean - table["hull"]
         score = probability_improves(e_hull, combined.std, thresholds) * p_gap
@@ -177,6 +202,7 @@ def relaxed_rankings(
         "n_known_matches": len(outcome.known_match),
         "n_kept": len(idx),
         "n_anchored": int(anchor.sum()),
+        "relaxed_calibration": None if calibration is None else calibration.as_dict(),
         "heldout_relaxed": int(sum(pool_keys[i] in shared.family for i in idx)),
         "heldout_in_prescore_top_k": int(sum(pool_keys[i] in shared.family for i in top)),
         "heldout_compositions_in_prescore_top_k": len({pool_keys[i] for i in top} & shared.family),
@@ -186,6 +212,29 @@ def relaxed_rankings(
 
         pd.DataFrame(table).to_csv(dump, index=False)
     return orders, info
+
+
+def fit_calibration(
+    shared: Any, ok: list[tuple[int, Any]], pool_keys: list[str]
+) -> RelaxedCalibration:
+    """Step 5's relaxed-stage calibration from every relaxed candidate (before
+    deduplication) of a known composition outside both families: each composition's
+    lowest-energy candidate, the surrogate's value from the cross-fitted fold heads."""
+    best: dict[str, tuple[int, Any]] = {}
+    for i, r in ok:
+        key = pool_keys[i]
+        if key in shared.calibration_keys and (
+            key not in best or r.energy_per_atom < best[key][1].energy_per_atom
+        ):
+            best[key] = (i, r)
+    keys = sorted(best)
+    structures = [best[k][1].structure for k in keys]
+    energies = np.array([best[k][1].energy_per_atom for k in keys])
+    mu_s, sd_s = shared.cross_fit.predict(keys, structures)
+    mu_c = shared.correction.formation_energy([parse_formula_key(k) for k in keys], energies)
+    return fit_relaxed_calibration(
+        keys, energies, mu_s, sd_s, mu_c, shared.dft_min, shared.calibration_keys
+    )
 
 
 def one_sigma_scale(model: str, option: str) -> float:
