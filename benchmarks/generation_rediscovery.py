@@ -2,7 +2,7 @@
 
     MATERIALS_AI_DATA_DIR=../shared/datasets .venv/bin/python benchmarks/generation_rediscovery.py \
         [--family abo3|double_perovskite] [--seeds 0,1,2] [--relax-top 300] \
-        [--model cgcnn|chgnet_head] [--error-correlation RHO]
+        [--model cgcnn|chgnet_head] [--error-correlation RHO] [--relax-workers N]
 
 Protocol (families and model: ``generation_common``):
 
@@ -125,6 +125,7 @@ from everything else).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
@@ -161,6 +162,7 @@ from materials_ai.candidates.energy_correction import (
     read_split_ids,
 )
 from materials_ai.candidates.known import parse_formula_key
+from materials_ai.compute import ComputeConfig, make_executor
 from materials_ai.settings import PROJECT_ROOT
 
 TOP_FRACTION = 0.05
@@ -236,7 +238,9 @@ class Shared:
                 self.gs_index.setdefault(k, i)
 
 
-def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespace) -> dict:
+def run_seed(
+    shared: Shared, family_name: str, seed: int, args: argparse.Namespace, executor: Any = None
+) -> dict:
     """One pool, its rankings without and with relaxation."""
     start = time.perf_counter()
     family, family_data, hull = shared.family, shared.family_data, shared.hull
@@ -323,6 +327,7 @@ def run_seed(shared: Shared, family_name: str, seed: int, args: argparse.Namespa
             args.error_correlation,
             args.std_scale,
             args.dump,
+            executor,
         )
         rankings.update(relax_rankings)
     results = {}
@@ -395,6 +400,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0")
     parser.add_argument("--relax-top", type=int, default=300)
     parser.add_argument("--new-compositions-only", action="store_true")
+    parser.add_argument(
+        "--relax-workers",
+        type=int,
+        default=1,
+        help="relax on a Dask LocalCluster of this many single-thread workers (1: in process)",
+    )
     parser.add_argument("--dump", default=None, help="CSV of the relaxed candidates (last seed)")
     parser.add_argument(
         "--model",
@@ -424,14 +435,22 @@ def main() -> None:
     shared = Shared(args.family, args.model)
     seeds = [int(x) for x in args.seeds.split(",")]
     runs = []
-    for seed in seeds:
-        run = run_seed(shared, args.family, seed, args)
-        runs.append(run)
-        print(
-            f"seed {seed}: "
-            + ", ".join(f"{name} {v['found_fraction']:.3f}" for name, v in run["results"].items()),
-            flush=True,
-        )
+    compute = ComputeConfig(
+        kind="local", n_workers=args.relax_workers, threads_per_worker=1, dashboard_address=None
+    )
+    with (
+        make_executor(compute, progress=False)
+        if args.relax_workers > 1
+        else contextlib.nullcontext()
+    ) as executor:
+        for seed in seeds:
+            run = run_seed(shared, args.family, seed, args, executor)
+            runs.append(run)
+            print(
+                f"seed {seed}: "
+                + ", ".join(f"{k} {v['found_fraction']:.3f}" for k, v in run["results"].items()),
+                flush=True,
+            )
     names = list(runs[0]["results"])
     summary = {
         name: {

@@ -46,18 +46,23 @@ def relaxed_rankings(
     correlation: float,
     std_scale: float,
     dump: str | None = None,
+    executor: Any = None,
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Relax the pre-score's top ``k``, deduplicate, rescore; orders over the pool.
 
     ``correlation`` is the CHGNet / surrogate error correlation of the combination;
     ``std_scale`` multiplies the surrogate's formation-energy std on the relaxed structures;
-    ``dump`` writes the relaxed candidates' table to that CSV.
+    ``dump`` writes the relaxed candidates' table to that CSV; ``executor`` runs the
+    relaxations (None: this process).
     """
     surrogate, hull, correction = shared.surrogate, shared.hull, shared.correction
     top = [int(i) for i in prescore[:k]]
     rest = [int(i) for i in prescore[k:]]
     results, stats = common.relax_with_cache(
-        [survivors[i].id for i in top], [survivors[i].structure for i in top], RELAX_CONFIG
+        [survivors[i].id for i in top],
+        [survivors[i].structure for i in top],
+        RELAX_CONFIG,
+        executor=executor,
     )
     ok = [(i, r) for i, r in zip(top, results, strict=True) if r.ok]
     outcome = deduplicate_structures(
