@@ -60,6 +60,10 @@ from materials_ai.candidates.ranking import (
 )
 from materials_ai.candidates.relax import RelaxConfig, RelaxResult, relax_structures
 from materials_ai.candidates.relax_stage import RelaxedPool, RelaxStageConfig, relax_pool
+from materials_ai.candidates.relaxed_calibration import (
+    RelaxedCalibration,
+    fit_relaxed_calibration,
+)
 from materials_ai.candidates.relaxed_stability import (
     CombinedEnergy,
     combine_formation_energies,
@@ -113,6 +117,7 @@ __all__ = [
     "RelaxConfig",
     "RelaxResult",
     "RelaxStageConfig",
+    "RelaxedCalibration",
     "RelaxedDedupConfig",
     "RelaxedPool",
     "Removal",
@@ -135,6 +140,7 @@ __all__ = [
     "default_screens",
     "first_per_composition",
     "fit_energy_correction",
+    "fit_relaxed_calibration",
     "formula_key",
     "generate_pool",
     "load_energy_correction",
