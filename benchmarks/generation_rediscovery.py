@@ -139,6 +139,7 @@ from scipy.special import ndtr
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generation_common as common
+from generation_rediscovery_data import Shared
 from generation_relaxed_ranking import (
     TAU,
     known_hull_distances,
@@ -147,8 +148,6 @@ from generation_relaxed_ranking import (
 )
 
 from materials_ai.candidates import (
-    HullReference,
-    KnownMaterials,
     StabilityConfig,
     generate_pool,
     probability_improves,
@@ -156,17 +155,10 @@ from materials_ai.candidates import (
     proposal_thresholds,
     screen_stability,
 )
-from materials_ai.candidates.energy_correction import (
-    EnergyCorrection,
-    fit_energy_correction,
-    read_split_ids,
-)
 from materials_ai.candidates.known import parse_formula_key
 from materials_ai.compute import ComputeConfig, make_executor
-from materials_ai.settings import PROJECT_ROOT
 
 TOP_FRACTION = 0.05
-SPLIT = "datasets/splits/mp2018/random_80_10_10_seed0"
 #: Corrected CHGNet + model (inverse variance, DFT-anchored for known compositions,
 #: polymorphs placed by their CHGNet energy differences), ranked as proposals.
 HEADLINE = "relaxed_proposals"
@@ -178,64 +170,6 @@ def found_fraction(
     top = {pool_keys[i] for i in order[:n_top]}
     hits = sorted(family & top)
     return len(hits) / len(family), hits
-
-
-class Shared:
-    """Everything the seeds share: data, hull, known set, model, correction."""
-
-    def __init__(self, family_name: str, model_kind: str = "cgcnn") -> None:
-        self.ds = common.load_mp2018()
-        self.keys = common.keys_of(self.ds)
-        comps = [parse_formula_key(k) for k in self.keys]
-        records = self.ds.records
-        hull_all = HullReference(
-            ((c, r.targets["formation_energy"]) for c, r in zip(comps, records, strict=True)),
-            name="mp2018",
-        )
-        families = {
-            "abo3": common.heldout_family(self.ds, self.keys, hull_all),
-            "double_perovskite": common.heldout_double_perovskites(self.ds, self.keys, hull_all),
-        }
-        self.family_data = families[family_name]
-        self.family = set(self.family_data)
-        both = set(families["abo3"]) | set(families["double_perovskite"])
-        self.hull = HullReference(
-            (
-                (c, r.targets["formation_energy"])
-                for c, r, k in zip(comps, records, self.keys, strict=True)
-                if k not in self.family
-            ),
-            name="mp2018 without held-out",
-        )
-        self.known = KnownMaterials.from_datasets(spacegroups=0.1).without(formula_keys=self.family)
-        self.surrogate = common.BenchmarkModel(model_kind)
-        self.chgnet = common.cached_chgnet_energies()
-        heldout_ids = {r.id for r, k in zip(records, self.keys, strict=True) if k in both}
-        rows = [r for r in records if r.id in self.chgnet]
-        self.correction: EnergyCorrection = fit_energy_correction(
-            [r.id for r in rows],
-            [r.structure.composition.get_el_amt_dict() for r in rows],
-            np.array([self.chgnet[r.id] for r in rows]),
-            np.array([r.targets["formation_energy"] for r in rows]),
-            train_ids=read_split_ids(PROJECT_ROOT / SPLIT / "train.txt") - heldout_ids,
-            test_ids=read_split_ids(PROJECT_ROOT / SPLIT / "test.txt") - heldout_ids,
-            split=f"{SPLIT}/train.txt minus both held-out families",
-        )
-        self.dft_min: dict[str, float] = {}
-        for k, r in zip(self.keys, records, strict=True):
-            if k not in self.family:
-                e = r.targets["formation_energy"]
-                self.dft_min[k] = min(e, self.dft_min.get(k, e))
-        # step 5's relaxed-stage calibration: known compositions outside both families,
-        # predicted by the fold heads that did not train on them (chgnet_head only)
-        self.calibration_keys = set(self.dft_min) - both
-        self.cross_fit = (
-            common.CrossFittedHeads(common.CROSS_FIT_FOLDS) if model_kind == "chgnet_head" else None
-        )
-        self.gs_index: dict[str, int] = {}
-        for i, (k, r) in enumerate(zip(self.keys, records, strict=True)):
-            if k in self.dft_min and r.targets["formation_energy"] == self.dft_min[k]:
-                self.gs_index.setdefault(k, i)
 
 
 def run_seed(
