@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import generation_common as common
 
-from materials_ai.campaign.generative import load_generative_workflow
-from materials_ai.candidates import generate_pool
+from materials_ai.campaign.config import GeneratedPoolConfig, load_workflow
+from materials_ai.candidates import PoolConfig, generate_pool
 from materials_ai.candidates.relax import RelaxConfig, relax_structures
 from materials_ai.compute import ComputeConfig, make_executor
 from materials_ai.settings import PROJECT_ROOT
@@ -46,8 +46,11 @@ def main() -> None:
     parser.add_argument("--engines", default="serial,local2")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    workflow = load_generative_workflow(WORKFLOW)
-    pool = generate_pool(workflow.pool.model_copy(update={"seed": workflow.seed}))
+    # the shipped generated-pool campaign's generators and screens (its ``pool.generate``)
+    source = load_workflow(WORKFLOW).pool
+    if not isinstance(source, GeneratedPoolConfig):
+        raise SystemExit(f"{WORKFLOW} no longer has a generated pool")
+    pool = generate_pool(PoolConfig.model_validate(source.generate))
     small = [g for g in pool.generated if len(g.structure) <= common.MAX_SITES]
     rng = np.random.default_rng(common.SEED)
     pick = np.sort(rng.choice(len(small), size=min(args.n, len(small)), replace=False))
