@@ -63,6 +63,8 @@ def main() -> None:
         help="load the saved model and only refit its std scales (no training)",
     )
     args = parser.parse_args()
+    if args.cross_fit_folds and (args.kind != "chgnet_head" or args.cross_fit_folds < 2):
+        parser.error("--cross-fit-folds needs --kind chgnet_head and at least 2 folds")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
     start = time.perf_counter()

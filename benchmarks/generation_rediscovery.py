@@ -369,6 +369,8 @@ def main() -> None:
         help="CHGNet / surrogate error correlation of the combination",
     )
     args = parser.parse_args()
+    if args.relax_workers < 1:
+        parser.error(f"--relax-workers must be at least 1; got {args.relax_workers}")
     if not 0.0 <= args.error_correlation < 1.0:
         parser.error(f"--error-correlation must lie in [0, 1); got {args.error_correlation}")
     std_scale_option = args.std_scale

@@ -223,19 +223,12 @@ def fit_calibration(
     shared: Any, ok: list[tuple[int, Any]], pool_keys: list[str]
 ) -> RelaxedCalibration:
     """Step 5's relaxed-stage calibration from every relaxed candidate (before
-    deduplication) of a known composition outside both families: each composition's
-    lowest-energy candidate, the surrogate's value from the cross-fitted fold heads."""
-    best: dict[str, tuple[int, Any]] = {}
-    for i, r in ok:
-        key = pool_keys[i]
-        if key in shared.calibration_keys and (
-            key not in best or r.energy_per_atom < best[key][1].energy_per_atom
-        ):
-            best[key] = (i, r)
-    keys = sorted(best)
-    structures = [best[k][1].structure for k in keys]
-    energies = np.array([best[k][1].energy_per_atom for k in keys])
-    mu_s, sd_s = shared.cross_fit.predict(keys, structures)
+    deduplication) of a known composition outside both families, the surrogate's value
+    from the cross-fitted fold heads (the fit keeps each composition's lowest-energy one)."""
+    rows = [(pool_keys[i], r) for i, r in ok if pool_keys[i] in shared.calibration_keys]
+    keys = [k for k, _ in rows]
+    energies = np.array([r.energy_per_atom for _, r in rows])
+    mu_s, sd_s = shared.cross_fit.predict(keys, [r.structure for _, r in rows])
     mu_c = shared.correction.formation_energy([parse_formula_key(k) for k in keys], energies)
     return fit_relaxed_calibration(
         keys, energies, mu_s, sd_s, mu_c, shared.dft_min, shared.calibration_keys
